@@ -1,0 +1,107 @@
+# ine — top-level build.  `make` builds ined, inectl and ine.ko;
+# `make check` runs every test (unit on the host, then the VM suite under
+# Debian's kernel with real kernel TLS); `make demo` shows it working.
+
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+KABI     := $(shell tools/kabi 2>/dev/null)
+# ine.ko for this machine's kernel (install) ...
+KDIR     ?= $(shell tools/kdir 2>/dev/null)
+# ... and for the kernel the test VM boots (check/demo/bench).
+VM_KDIR  := /usr/src/linux-headers-$(KABI)
+
+PKGS     := openssl libnl-genl-3.0 libevent jansson libsystemd
+CC       ?= gcc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -fstack-protector-strong -fPIC
+CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Iinclude/uapi -Iinclude -Iagent \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+# Every agent/*.c but main.c goes into one static library that ined,
+# inectl, the tests and the fuzz targets link, so a function has one home.
+AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_OBJ := $(AGENT_SRC:.c=.o)
+CTL_SRC   := $(wildcard tools/inectl/*.c)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+VMT_SRC   := $(wildcard tests/vm/*.c)
+VMT_BIN   := $(VMT_SRC:.c=)
+FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
+
+all: ined inectl module tests/vm/bins
+
+agent/libine-agent.a: $(AGENT_OBJ)
+	$(AR) rcs $@ $^
+
+ined: agent/main.o agent/libine-agent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+inectl: $(CTL_SRC:.c=.o) agent/libine-agent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(wildcard agent/*.d tools/inectl/*.d tests/unit/*.d tests/vm/*.d)
+CPPFLAGS += -MMD -MP
+
+# ---- kernel module -------------------------------------------------------
+module:
+	@test -d "$(KDIR)" || { echo "no kernel headers at '$(KDIR)': run tools/install-deps or set KDIR" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+module-clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+# ---- tests ---------------------------------------------------------------
+tests/unit/unit-tests: $(UNIT_SRC:.c=.o) agent/libine-agent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+tests/vm/%: tests/vm/%.c agent/libine-agent.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/vm/bins: $(VMT_BIN)
+	@touch $@
+
+deps:
+	@tools/install-deps
+
+unit: tests/unit/unit-tests
+	tests/unit/unit-tests --jobs 2
+
+vmcheck: ined inectl tests/vm/bins
+	$(MAKE) module KDIR=$(VM_KDIR)
+	tools/vm-run --timeout 1200 -- tests/vm/run-all
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) vmcheck
+	@echo "make check: all suites passed"
+
+demo: deps
+	$(MAKE) all KDIR=$(VM_KDIR)
+	tools/demo
+
+# ---- fuzzing (clang, libFuzzer + ASan + UBSan) ---------------------------
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+fuzz/bin/%: fuzz/%.c $(AGENT_SRC)
+	@mkdir -p fuzz/bin
+	clang $(filter-out -MMD -MP,$(CPPFLAGS)) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+FUZZ_RUNS ?= 200000
+fuzz: $(FUZZ_SRC:fuzz/%.c=fuzz/bin/%)
+	@for f in $^; do n=$${f##*/}; mkdir -p fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_RUNS) runs)"; \
+	  $$f -runs=$(FUZZ_RUNS) fuzz/corpus/$$n fuzz/seeds/$$n 2>&1 | tail -n 3 || exit 1; done
+
+install: ined inectl module
+	install -D -m 0755 ined $(DESTDIR)$(SBINDIR)/ined
+	install -D -m 0755 inectl $(DESTDIR)$(SBINDIR)/inectl
+	install -D -m 0644 systemd/ined.service $(DESTDIR)/etc/systemd/system/ined.service
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a
+
+clean: module-clean
+	rm -f ined inectl agent/*.o agent/*.d agent/*.a tools/inectl/*.o tools/inectl/*.d \
+	      tests/unit/*.o tests/unit/*.d tests/unit/unit-tests $(VMT_BIN) tests/vm/bins
+	rm -rf fuzz/bin build
+
+.PHONY: all module module-clean deps unit vmcheck check demo fuzz install clean
