@@ -19,23 +19,3 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 hostname ine-vm
 ip link set lo up
 for t in /dev/ttyS1 /dev/ttyS2; do stty -F $t raw -echo 2>/dev/null; done
-# Nodes: network namespaces node1..nodeN, each with eth0 on a bridge in
-# the initial namespace, addresses 10.77.0.<i>/24.  tcpdump on inebr0 sees
-# everything that crosses between nodes.
-mknodes() {
-	n=$1
-	[ "$n" -gt 0 ] || return 0
-	modprobe veth && modprobe bridge || return 1
-	ip link add inebr0 type bridge && ip link set inebr0 up || return 1
-	ip addr add 10.77.0.254/24 dev inebr0
-	i=1
-	while [ "$i" -le "$n" ]; do
-		ip netns add node$i &&
-		ip link add veth$i type veth peer name eth0 netns node$i &&
-		ip link set veth$i master inebr0 up &&
-		ip -n node$i link set lo up &&
-		ip -n node$i addr add 10.77.0.$i/24 dev eth0 &&
-		ip -n node$i link set eth0 up || return 1
-		i=$((i + 1))
-	done
-}
