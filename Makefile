@@ -39,6 +39,7 @@ ined: agent/main.o agent/libine-agent.a
 inectl: $(CTL_SRC:.c=.o) agent/libine-agent.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+-include $(wildcard mk/*.mk)
 -include $(wildcard agent/*.d tools/inectl/*.d tests/unit/*.d tests/vm/*.d)
 CPPFLAGS += -MMD -MP
 
