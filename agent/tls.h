@@ -33,6 +33,8 @@
 #define INE_TLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -73,6 +75,15 @@ struct tls_config {
 };
 
 enum tls_want { TLS_WANT_NONE = 0, TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };
+
+/* Private to tls.c, ktls.c and tlsio.c. */
+struct tls_conn_priv {
+	uint8_t rx_secret[64];		/* TLS 1.3 peer application traffic secret */
+	size_t rx_secret_len;		/* 0 = not captured (or wiped) */
+	const struct tls_config *cfg;	/* the SSL_CTX's copy */
+	bool verify_failed;		/* reason[] was set by a callback */
+	bool close_rcvd, close_sent;
+};
 
 struct tls_conn {
 	int fd;				/* not owned: tls_conn_free does not close it */
