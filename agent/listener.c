@@ -11,10 +11,10 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <openssl/err.h>
 
 #include "listener.h"
 #include "route.h"
+#include "tls.h"
 
 struct handler {
 	char alpn[32];
@@ -27,7 +27,7 @@ struct hs {
 	struct listener *l;
 	struct hs *next, *prev;
 	int fd;
-	SSL *ssl;
+	struct tls_conn *tc;
 	struct event *rd, *wr, *timer;
 };
 
@@ -53,7 +53,7 @@ static void hs_free(struct hs *h, bool close_fd)
 	if (h->timer)
 		event_free(h->timer);
 	if (close_fd) {
-		SSL_free(h->ssl);
+		tls_conn_free(h->tc);
 		close(h->fd);
 	}
 	if (h->prev)
@@ -70,91 +70,58 @@ static void hs_free(struct hs *h, bool close_fd)
 	}
 }
 
-static const struct handler *handler_find(const struct listener *l,
-					  const unsigned char *p, size_t n)
+static const struct handler *handler_find(const struct listener *l, const char *p)
 {
+	size_t n = p ? strlen(p) : 0;
 	int i;
 
-	for (i = 0; i < LISTENER_MAX_HANDLERS; i++)
+	for (i = 0; n && i < LISTENER_MAX_HANDLERS; i++)
 		if (l->h[i].cb && l->h[i].len == n && !memcmp(l->h[i].alpn, p, n))
 			return &l->h[i];
 	return NULL;
 }
 
-static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg)
-{
-	const struct listener *l = arg;
-	unsigned int i = 0;
-
-	(void)ssl;
-	/* The client's list, in its order of preference; strictly bounded. */
-	while (i < inlen) {
-		unsigned int n = in[i];
-
-		if (!n || i + 1 + n > inlen)
-			break;
-		if (handler_find(l, in + i + 1, n)) {
-			*out = in + i + 1;
-			*outlen = n;
-			return SSL_TLSEXT_ERR_OK;
-		}
-		i += 1 + n;
-	}
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
 static void hs_fail(struct hs *h, const char *why)
 {
-	unsigned long e;
-	char buf[256];
-
 	h->l->st.failed++;
-	while ((e = ERR_get_error())) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		syslog(LOG_INFO, "listener: handshake: %s", buf);
-	}
-	syslog(LOG_INFO, "listener: handshake on fd %d failed: %s", h->fd, why);
+	syslog(LOG_INFO, "listener: handshake on fd %d failed: %s%s%s", h->fd, why,
+	       h->tc && h->tc->reason[0] ? ": " : "", h->tc ? h->tc->reason : "");
 	hs_free(h, true);
 }
 
 static void hs_step(struct hs *h)
 {
 	const struct handler *hd;
-	const unsigned char *p;
-	unsigned int n;
+	struct tls_conn *tc = h->tc;
 	listener_handler_fn cb;
 	void *arg;
-	int fd = h->fd, ret;
-	SSL *ssl = h->ssl;
+	int ret;
 
-	ret = SSL_do_handshake(ssl);
-	if (ret <= 0) {
-		switch (SSL_get_error(ssl, ret)) {
-		case SSL_ERROR_WANT_READ:
-			event_del(h->wr);
-			event_add(h->rd, NULL);
-			return;
-		case SSL_ERROR_WANT_WRITE:
+	ret = tls_conn_handshake(tc);
+	if (ret == -EAGAIN) {
+		if (tc->want == TLS_WANT_WRITE) {
 			event_del(h->rd);
 			event_add(h->wr, NULL);
-			return;
-		default:
-			hs_fail(h, "TLS error");
-			return;
+		} else {
+			event_del(h->wr);
+			event_add(h->rd, NULL);
 		}
+		return;
 	}
-	SSL_get0_alpn_selected(ssl, &p, &n);
-	hd = handler_find(h->l, p, n);
+	if (ret) {
+		hs_fail(h, "TLS error");
+		return;
+	}
+	hd = handler_find(h->l, tls_alpn_name(tc->alpn));
 	if (!hd) {
-		hs_fail(h, "no ALPN protocol selected");
+		hs_fail(h, "no handler for the negotiated ALPN protocol");
 		return;
 	}
 	cb = hd->cb;
 	arg = hd->arg;
 	h->l->st.handed_off++;
 	hs_free(h, false);
-	cb(arg, fd, ssl);
+	cb(arg, tc);
 }
 
 static void on_hs(evutil_socket_t fd, short what, void *arg)
@@ -204,16 +171,14 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		evconnlistener_disable(evl);
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	h->ssl = SSL_new(l->ctx);
+	h->tc = tls_conn_new(l->ctx, fd, true, TLS_ALPN_NONE);
 	h->rd = event_new(l->base, fd, EV_READ | EV_PERSIST, on_hs, h);
 	h->wr = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_hs, h);
 	h->timer = evtimer_new(l->base, on_hs_timeout, h);
-	if (!h->ssl || !h->rd || !h->wr || !h->timer || !SSL_set_fd(h->ssl, fd) ||
-	    evtimer_add(h->timer, &tv)) {
+	if (!h->tc || !h->rd || !h->wr || !h->timer || evtimer_add(h->timer, &tv)) {
 		hs_fail(h, "out of memory");
 		return;
 	}
-	SSL_set_accept_state(h->ssl);
 	hs_step(h);
 }
 
@@ -235,7 +200,6 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 			opts->handshake_timeout_ms : LISTENER_HANDSHAKE_TIMEOUT_MS;
 	if (route_sockaddr(addr && addr[0] ? addr : "0.0.0.0", port, &ss, &sl))
 		goto err;
-	SSL_CTX_set_alpn_select_cb(server_ctx, alpn_select, l);
 	l->evl = evconnlistener_new_bind(base, on_accept, l,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 					 LEV_OPT_CLOSE_ON_EXEC, 128,
@@ -258,7 +222,6 @@ void listener_free(struct listener *l)
 	while (l->hs)
 		hs_free(l->hs, true);
 	evconnlistener_free(l->evl);
-	SSL_CTX_set_alpn_select_cb(l->ctx, NULL, NULL);
 	free(l);
 }
 

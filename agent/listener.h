@@ -2,9 +2,10 @@
 /*
  * The internode TLS port (3342): accepts, runs the server handshake
  * without blocking, then hands the connection to the handler registered
- * for the ALPN protocol the client asked for ("ine-dp/1" -> relay,
- * "ine-cp/1" / "ine-join/1" -> control plane). A client that offers none
- * of the registered protocols fails the handshake (no_application_protocol).
+ * for the negotiated ALPN protocol ("ine-dp/1" -> relay, "ine-cp/1" /
+ * "ine-join/1" -> control plane). Which protocols the server accepts at all
+ * is the SSL_CTX's (tls.h: tls_config.accept_alpn); one that passes the
+ * handshake but has no handler registered is closed.
  *
  * Slowloris: at most max_handshakes handshakes are in progress (accepting
  * pauses beyond that) and each gets handshake_timeout_ms to finish.
@@ -22,11 +23,14 @@ struct listener;
 #define LISTENER_HANDSHAKE_TIMEOUT_MS	10000
 #define LISTENER_MAX_HANDLERS		8
 
+struct tls_conn;
+
 /*
- * Called with a finished handshake: the handler owns fd and ssl from here
- * (it must SSL_free and close them). The socket is non-blocking.
+ * Called with a finished handshake (tls_conn_handshake() returned 0): the
+ * handler owns c and c->fd from here (tls_conn_free, then close). The
+ * socket is non-blocking; c->alpn, c->peer_node_id etc. are set.
  */
-typedef void (*listener_handler_fn)(void *arg, int fd, SSL *ssl);
+typedef void (*listener_handler_fn)(void *arg, struct tls_conn *c);
 
 struct listener_opts {
 	unsigned int max_handshakes;		/* 0: LISTENER_MAX_HANDSHAKES */
@@ -35,8 +39,7 @@ struct listener_opts {
 
 /*
  * Bind addr:port (addr "" or NULL: all addresses, IPv4) with server_ctx
- * (tls.h policy; not owned). Installs the ALPN selection callback on
- * server_ctx, choosing among the registered handlers.
+ * (tls_ctx_new(cfg, true); not owned).
  */
 struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 			      const char *addr, uint16_t port,

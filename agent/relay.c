@@ -25,15 +25,15 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <openssl/err.h>
 
+#include "ktls.h"
 #include "relay.h"
+#include "tls.h"
+#include "tlsio.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
-#define TLS_CT_ALERT		21
-#define TLS_CT_APPDATA		23
 #define SPLICE_FLAGS		(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 #define PUMP_BUDGET		16	/* rounds per wakeup: share the loop */
 
@@ -75,7 +75,7 @@ struct conn {
 	struct relay_config_route route;	/* client: what it serves */
 	struct relay_config_target target;	/* server: where it goes */
 	int lfd, pfd;
-	SSL *ssl;
+	struct tls_conn *tc;	/* NULL: plaintext */
 	bool ktls_tx, ktls_rx, registered;
 	struct event *ev[2][2];	/* [local, peer][read, write] */
 	struct event *timer;
@@ -118,17 +118,6 @@ const char *relay_mode_str(enum relay_mode m)
 	case RELAY_MODE_PLAINTEXT: return "plaintext";
 	}
 	return "?";
-}
-
-static void log_ssl_errors(void)
-{
-	unsigned long e;
-	char buf[256];
-
-	while ((e = ERR_get_error())) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		syslog(LOG_INFO, "relay: openssl: %s", buf);
-	}
 }
 
 /* ---- events ---- */
@@ -194,7 +183,7 @@ static void conn_free(struct conn *c, bool reset)
 	int i, j;
 
 	if (c->registered && r->hooks.session)
-		r->hooks.session(r->hooks.arg, c->pfd, c->db, c->peer, c->mode, false);
+		r->hooks.session(r->hooks.arg, c->tc, c->pfd, c->db, c->peer, c->mode, false);
 	for (i = 0; i < 2; i++)
 		for (j = 0; j < 2; j++)
 			if (c->ev[i][j])
@@ -214,7 +203,7 @@ static void conn_free(struct conn *c, bool reset)
 		set_linger0(c->pfd);
 		r->st.resets++;
 	}
-	SSL_free(c->ssl);
+	tls_conn_free(c->tc);
 	if (c->lfd >= 0)
 		close(c->lfd);
 	if (c->pfd >= 0)
@@ -270,29 +259,26 @@ static struct conn *conn_new(struct relay *r, bool client, int lfd, int pfd)
 
 /* ---- small I/O on the peer socket during setup ---- */
 
-/* >0 bytes, -EAGAIN (with c->d[0].src_ev set to what to wait for), <0. */
+static short want_ev(const struct tls_conn *tc, short dflt)
+{
+	if (tc->want == TLS_WANT_READ)
+		return EV_READ;
+	if (tc->want == TLS_WANT_WRITE)
+		return EV_WRITE;
+	return dflt;
+}
+
+/* Setup-time I/O on the peer socket: >0 bytes, -EAGAIN (*wait set), <0. */
 static ssize_t peer_io(struct conn *c, bool wr, void *buf, size_t len, short *wait)
 {
 	ssize_t n;
 
-	if (c->ssl && !(wr ? c->ktls_tx : c->ktls_rx)) {
-		int ret = wr ? SSL_write(c->ssl, buf, len) : SSL_read(c->ssl, buf, len);
-
-		if (ret > 0)
-			return ret;
-		switch (SSL_get_error(c->ssl, ret)) {
-		case SSL_ERROR_WANT_READ:
-			*wait = EV_READ;
-			return -EAGAIN;
-		case SSL_ERROR_WANT_WRITE:
-			*wait = EV_WRITE;
-			return -EAGAIN;
-		case SSL_ERROR_ZERO_RETURN:
-			return -ECONNRESET;
-		default:
-			log_ssl_errors();
-			return -EPROTO;
-		}
+	/* tlsio reads kernel TLS a record at a time, 2 bytes at least. */
+	if (c->tc && !(!wr && c->ktls_rx && len < 2)) {
+		n = wr ? tlsio_write(c->tc, buf, len) : tlsio_read(c->tc, buf, len);
+		if (n == -EAGAIN)
+			*wait = want_ev(c->tc, wr ? EV_WRITE : EV_READ);
+		return n == 0 ? -ECONNRESET : n;
 	}
 	n = wr ? send(c->pfd, buf, len, MSG_NOSIGNAL) : recv(c->pfd, buf, len, 0);
 	if (n > 0)
@@ -346,64 +332,20 @@ static int ctl_write(struct conn *c)
 	return 0;
 }
 
-/* ---- kernel TLS control records ---- */
-
-/* Send close_notify on a kernel-TLS TX socket. */
-static int ktls_send_close_notify(int fd)
-{
-	uint8_t alert[2] = { 1, 0 };	/* warning, close_notify */
-	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
-	struct iovec iov = { alert, sizeof(alert) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_TLS;
-	cm->cmsg_type = TLS_SET_RECORD_TYPE;
-	cm->cmsg_len = CMSG_LEN(sizeof(uint8_t));
-	*CMSG_DATA(cm) = TLS_CT_ALERT;
-	return sendmsg(fd, &msg, MSG_NOSIGNAL) == 2 ? 0 : -errno;
-}
-
 /*
  * splice() out of a kernel-TLS RX socket stops at a non-data record
- * (EINVAL/EIO). Read one record with its type: close_notify ends the
- * stream (1), any other alert is an error; stray data goes to the pipe.
+ * (EINVAL/EIO): let tlsio read it. close_notify ends the stream (1); a
+ * data record that raced in goes into the pipe; anything else is fatal.
  */
-static int ktls_read_record(struct dir *d)
+static int ktls_nondata(struct conn *c, struct dir *d)
 {
 	uint8_t data[2048];
-	char cbuf[CMSG_SPACE(sizeof(uint8_t))];
-	struct iovec iov = { data, sizeof(data) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	uint8_t type = TLS_CT_APPDATA;
-	ssize_t n = recvmsg(d->src, &msg, MSG_DONTWAIT);
+	ssize_t n = tlsio_read(c->tc, data, sizeof(data));
 
-	if (n < 0)
-		return errno == EAGAIN ? -EAGAIN : -errno;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_TLS && cm->cmsg_type == TLS_GET_RECORD_TYPE)
-			type = *CMSG_DATA(cm);
-	if (type == TLS_CT_ALERT) {
-		if (n == 2 && data[1] == 0)
-			return 1;
-		syslog(LOG_INFO, "relay: peer sent TLS alert %u/%u", n > 0 ? data[0] : 0,
-		       n > 1 ? data[1] : 0);
-		return -ECONNRESET;
-	}
-	if (type != TLS_CT_APPDATA) {
-		syslog(LOG_INFO, "relay: unexpected TLS record type %u on kernel TLS socket",
-		       type);
-		return -EPROTO;
-	}
 	if (n == 0)
-		return -ECONNRESET;	/* FIN without close_notify: truncation */
+		return 1;
+	if (n < 0)
+		return n == -ECONNABORTED ? -ECONNRESET : (int)n;
 	if (write(d->pipe[1], data, n) != n)
 		return -EIO;
 	d->in_pipe += n;
@@ -462,7 +404,7 @@ static int dir_fill(struct conn *c, struct dir *d)
 		}
 		if (n == 0) {
 			/* On TLS, only close_notify ends a stream cleanly. */
-			if (c->ssl && d->src == c->pfd)
+			if (c->tc && d->src == c->pfd)
 				return -ECONNRESET;
 			d->eof = true;
 			return 1;
@@ -471,8 +413,8 @@ static int dir_fill(struct conn *c, struct dir *d)
 			d->src_ev = EV_READ;
 			return 0;
 		}
-		if ((errno == EINVAL || errno == EIO) && c->ssl && d->src == c->pfd) {
-			int ret = ktls_read_record(d);
+		if ((errno == EINVAL || errno == EIO) && c->tc && d->src == c->pfd) {
+			int ret = ktls_nondata(c, d);
 
 			if (ret == 1)
 				d->eof = true;
@@ -494,27 +436,22 @@ static int dir_fill(struct conn *c, struct dir *d)
 	if (d->len >= RELAY_BUF_SIZE)
 		return 0;
 	if (d->src_ssl) {
-		int ret = SSL_read(c->ssl, d->buf + d->len, RELAY_BUF_SIZE - d->len);
-
-		if (ret > 0) {
-			d->len += ret;
+		n = tlsio_read(c->tc, d->buf + d->len, RELAY_BUF_SIZE - d->len);
+		if (n > 0) {
+			d->len += n;
 			return 1;
 		}
 		buf_release(d);
-		switch (SSL_get_error(c->ssl, ret)) {
-		case SSL_ERROR_WANT_READ:
-			d->src_ev = EV_READ;
-			return 0;
-		case SSL_ERROR_WANT_WRITE:
-			d->src_ev = EV_WRITE;
-			return 0;
-		case SSL_ERROR_ZERO_RETURN:
-			d->eof = true;
+		if (n == 0) {
+			d->eof = true;	/* close_notify */
 			return 1;
-		default:
-			log_ssl_errors();
-			return -ECONNRESET;	/* includes EOF without close_notify */
 		}
+		if (n == -EAGAIN) {
+			d->src_ev = want_ev(c->tc, EV_READ);
+			return 0;
+		}
+		/* includes -ECONNABORTED: EOF without close_notify */
+		return n == -ECONNABORTED ? -ECONNRESET : (int)n;
 	}
 	n = recv(d->src, d->buf + d->len, RELAY_BUF_SIZE - d->len, 0);
 	if (n > 0) {
@@ -522,30 +459,14 @@ static int dir_fill(struct conn *c, struct dir *d)
 		return 1;
 	}
 	buf_release(d);
+	/* buffer mode reads only the local socket (kTLS RX is spliced) */
 	if (n == 0) {
-		if (c->ssl && d->src == c->pfd)
-			return -ECONNRESET;	/* kTLS RX: FIN w/o close_notify */
 		d->eof = true;
 		return 1;
 	}
 	if (errno == EAGAIN) {
 		d->src_ev = EV_READ;
 		return 0;
-	}
-	if ((errno == EINVAL || errno == EIO) && c->ssl && d->src == c->pfd) {
-		/* buffer mode on a kTLS RX socket has no pipe: only alerts */
-		uint8_t a[2];
-		char cbuf[CMSG_SPACE(1)];
-		struct iovec iov = { a, 2 };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-				    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-
-		n = recvmsg(d->src, &m, MSG_DONTWAIT);
-		if (n == 2 && a[1] == 0) {
-			d->eof = true;
-			return 1;
-		}
-		return -EPROTO;
 	}
 	return -errno;
 }
@@ -568,28 +489,17 @@ static int dir_drain(struct conn *c, struct dir *d)
 		n = splice(d->pipe[0], NULL, d->dst, NULL, pend, SPLICE_FLAGS);
 	} else if (d->dst_ssl) {
 		size_t len = d->retry ? d->retry : pend;
-		int ret = SSL_write(c->ssl, d->buf + d->off, len);
 
-		if (ret > 0) {
-			d->retry = 0;
-			n = ret;
-		} else {
-			switch (SSL_get_error(c->ssl, ret)) {
-			case SSL_ERROR_WANT_WRITE:
-				d->retry = len;
-				d->dst_ev = EV_WRITE;
-				d->dst_blocked = true;
-				return 0;
-			case SSL_ERROR_WANT_READ:
-				d->retry = len;
-				d->dst_ev = EV_READ;
-				d->dst_blocked = true;
-				return 0;
-			default:
-				log_ssl_errors();
-				return -ECONNRESET;
-			}
+		n = tlsio_write(c->tc, d->buf + d->off, len);
+		if (n == -EAGAIN) {
+			d->retry = len;	/* same bytes again */
+			d->dst_ev = want_ev(c->tc, EV_WRITE);
+			d->dst_blocked = true;
+			return 0;
 		}
+		if (n < 0)
+			return n;
+		d->retry = 0;
 	} else {
 		n = send(d->dst, d->buf + d->off, pend, MSG_NOSIGNAL);
 	}
@@ -615,26 +525,15 @@ static int dir_drain(struct conn *c, struct dir *d)
 /* Pass end-of-stream on: close_notify (TLS) then FIN. */
 static int dir_shut(struct conn *c, struct dir *d)
 {
-	if (c->ssl && d->dst == c->pfd) {
-		if (c->ktls_tx) {
-			int ret = ktls_send_close_notify(c->pfd);
+	if (c->tc && d->dst == c->pfd) {
+		int ret = tlsio_shutdown(c->tc);
 
-			if (ret)
-				return ret;
-		} else {
-			int ret = SSL_shutdown(c->ssl);
-
-			if (ret < 0) {
-				int e = SSL_get_error(c->ssl, ret);
-
-				if (e == SSL_ERROR_WANT_WRITE) {
-					d->dst_ev = EV_WRITE;
-					return 0;
-				}
-				log_ssl_errors();
-				return -ECONNRESET;
-			}
+		if (ret == -EAGAIN) {
+			d->dst_ev = want_ev(c->tc, EV_WRITE);
+			return 0;
 		}
+		if (ret)
+			return ret;
 	}
 	if (shutdown(d->dst, SHUT_WR) && errno != ENOTCONN)
 		return -errno;
@@ -689,6 +588,10 @@ static void pump_wants(struct conn *c)
 	}
 	conn_want(c, 0, want[0]);
 	conn_want(c, 1, want[1]);
+	/* Decrypted bytes in OpenSSL: poll() will not say so. */
+	if (c->d[1].src_ssl && !c->d[1].eof && tlsio_pending(c->tc) &&
+	    (!c->d[1].buf || c->d[1].len < RELAY_BUF_SIZE))
+		c->again = true;
 	if (c->again) {
 		c->again = false;
 		if (!c->kick)
@@ -729,8 +632,8 @@ static int pump_start(struct conn *c)
 	c->d[0].dst = c->pfd;
 	c->d[1].src = c->pfd;
 	c->d[1].dst = c->lfd;
-	c->d[0].dst_ssl = c->ssl && !c->ktls_tx;
-	c->d[1].src_ssl = c->ssl && !c->ktls_rx;
+	c->d[0].dst_ssl = c->tc && !c->ktls_tx;
+	c->d[1].src_ssl = c->tc && !c->ktls_rx;
 	/* d[0] carries the local side's bytes to the peer agent. */
 	c->d[0].count = &r->st.bytes_to_peer;
 	c->d[1].count = &r->st.bytes_from_peer;
@@ -746,8 +649,8 @@ static int pump_start(struct conn *c)
 	}
 	evtimer_del(c->timer);
 	c->st = CS_PUMP;
-	if (c->ssl)
-		SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
+	if (c->tc)	/* idle sessions give their record buffers back */
+		SSL_set_mode(c->tc->ssl, SSL_MODE_RELEASE_BUFFERS);
 	return 0;
 }
 
@@ -755,7 +658,7 @@ static int pump_start(struct conn *c)
 
 static enum relay_mode conn_mode(const struct conn *c)
 {
-	if (!c->ssl)
+	if (!c->tc)
 		return RELAY_MODE_PLAINTEXT;
 	return c->ktls_tx && c->ktls_rx ? RELAY_MODE_OFFLOADED : RELAY_MODE_SOFTWARE;
 }
@@ -766,7 +669,7 @@ static void conn_register(struct conn *c)
 
 	c->mode = conn_mode(c);
 	if (r->hooks.session) {
-		r->hooks.session(r->hooks.arg, c->pfd, c->db, c->peer, c->mode, true);
+		r->hooks.session(r->hooks.arg, c->tc, c->pfd, c->db, c->peer, c->mode, true);
 		c->registered = true;
 	}
 }
@@ -774,20 +677,22 @@ static void conn_register(struct conn *c)
 /* kTLS after the handshake; directions left off run through OpenSSL. */
 static int conn_offload(struct conn *c)
 {
-	struct relay *r = c->r;
+	int ret = ktls_conn_install(c->tc);
 
-	c->ktls_tx = c->ktls_rx = false;
-	if (r->hooks.offload)
-		return r->hooks.offload(r->hooks.arg, c->ssl, c->pfd, &c->ktls_tx,
-					&c->ktls_rx);
-	c->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) > 0;
-	c->ktls_rx = BIO_get_ktls_recv(SSL_get_rbio(c->ssl)) > 0;
+	if (ret) {
+		syslog(LOG_WARNING, "relay: kernel TLS install with node %u failed: %s",
+		       c->peer, c->tc->reason);
+		return ret;
+	}
+	c->ktls_tx = c->tc->ktls_tx;
+	c->ktls_rx = c->tc->ktls_rx;
+	SSL_set_mode(c->tc->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	return 0;
 }
 
 static int client_connected(struct conn *c)
 {
-	static const unsigned char alpn[] = "\x08" RELAY_ALPN;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
@@ -798,52 +703,37 @@ static int client_connected(struct conn *c)
 		conn_register(c);
 		return 0;
 	}
-	c->ssl = SSL_new(c->r->cctx);
-	if (!c->ssl || !SSL_set_fd(c->ssl, c->pfd) ||
-	    SSL_set_alpn_protos(c->ssl, alpn, sizeof(alpn) - 1)) {
-		log_ssl_errors();
+	c->tc = tls_conn_new(c->r->cctx, c->pfd, false, TLS_ALPN_DP);
+	if (!c->tc)
 		return -ENOMEM;
-	}
-	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-		     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_set_connect_state(c->ssl);
 	c->st = CS_HANDSHAKE;
 	return 0;
 }
 
 static int client_handshake(struct conn *c)
 {
-	const unsigned char *proto;
-	unsigned int plen;
-	uint32_t node;
-	int ret = SSL_do_handshake(c->ssl);
+	int ret = tls_conn_handshake(c->tc);
 
-	if (ret <= 0) {
-		switch (SSL_get_error(c->ssl, ret)) {
-		case SSL_ERROR_WANT_READ:
-			conn_want(c, 1, EV_READ);
-			return -EAGAIN;
-		case SSL_ERROR_WANT_WRITE:
-			conn_want(c, 1, EV_WRITE);
-			return -EAGAIN;
-		default:
-			log_ssl_errors();
-			return -EPROTO;
-		}
+	if (ret == -EAGAIN) {
+		conn_want(c, 1, want_ev(c->tc, EV_READ));
+		return ret;
 	}
-	SSL_get0_alpn_selected(c->ssl, &proto, &plen);
-	if (plen != strlen(RELAY_ALPN) || memcmp(proto, RELAY_ALPN, plen)) {
+	if (ret) {
+		syslog(LOG_WARNING, "relay: handshake with node %u failed: %s", c->peer,
+		       c->tc->reason);
+		return ret;
+	}
+	conn_want(c, 1, 0);
+	if (c->tc->alpn != TLS_ALPN_DP) {
 		syslog(LOG_WARNING, "relay: node %u did not select ALPN %s", c->peer,
 		       RELAY_ALPN);
 		return -EPROTO;
 	}
-	if (c->r->hooks.peer_node) {
-		ret = c->r->hooks.peer_node(c->r->hooks.arg, c->ssl, &node);
-		if (ret || node != c->peer) {
-			syslog(LOG_WARNING, "relay: peer at node %u's address presented node %u",
-			       c->peer, ret ? 0 : node);
-			return -EACCES;
-		}
+	/* The certificate proves which node answered (when a verifier is set). */
+	if (c->tc->peer_node_id >= 0 && (uint32_t)c->tc->peer_node_id != c->peer) {
+		syslog(LOG_WARNING, "relay: node %u's address answered as node %ld",
+		       c->peer, c->tc->peer_node_id);
+		return -EACCES;
 	}
 	ret = conn_offload(c);
 	if (ret)
@@ -1037,12 +927,8 @@ static void server_step(struct conn *c)
 			}
 		} else if (!ret) {
 			/* Error told; end cleanly so the reason arrives. */
-			if (c->ssl) {
-				if (c->ktls_tx)
-					ktls_send_close_notify(c->pfd);
-				else
-					SSL_shutdown(c->ssl);
-			}
+			if (c->tc)
+				tlsio_shutdown(c->tc);
 			conn_free(c, false);
 			return;
 		}
@@ -1065,24 +951,21 @@ static void conn_step(struct conn *c)
 
 /* ---- accepting ---- */
 
-static void server_start(struct relay *r, int fd, SSL *ssl)
+static void server_start(struct relay *r, int fd, struct tls_conn *tc)
 {
 	struct conn *c = conn_new(r, false, -1, fd);
-	uint32_t node = 0;
 
 	if (!c) {
-		SSL_free(ssl);
+		tls_conn_free(tc);
 		close(fd);
 		return;
 	}
-	c->ssl = ssl;
-	c->plaintext = !ssl;
+	c->tc = tc;
+	c->plaintext = !tc;
 	c->st = CS_READ_HDR;
-	if (ssl) {
-		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-		if (r->hooks.peer_node && !r->hooks.peer_node(r->hooks.arg, ssl, &node))
-			c->peer = node;
+	if (tc) {
+		if (tc->peer_node_id > 0)
+			c->peer = tc->peer_node_id;
 		if (conn_offload(c)) {
 			conn_abort(c, "kernel TLS install failed");
 			return;
@@ -1096,9 +979,9 @@ static void server_start(struct relay *r, int fd, SSL *ssl)
 	server_step(c);
 }
 
-void relay_accept_tls(void *relay, int fd, SSL *ssl)
+void relay_accept_tls(void *relay, struct tls_conn *tc)
 {
-	server_start(relay, fd, ssl);
+	server_start(relay, tc->fd, tc);
 }
 
 static void on_plain_accept(struct evconnlistener *l, evutil_socket_t fd,

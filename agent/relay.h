@@ -38,22 +38,19 @@ enum relay_mode {
 
 const char *relay_mode_str(enum relay_mode m);
 
+struct tls_conn;
+
 /*
- * What the agent plugs in; every member may be NULL.
- * - offload: install kernel TLS on a finished handshake and say which
- *   directions are on. NULL: take what OpenSSL did by itself
- *   (SSL_OP_ENABLE_KTLS). A direction that is off runs through OpenSSL.
- * - peer_node: the node id proven by the peer's certificate (the SSL
- *   verify callback already checked it belongs to this cluster). When set,
- *   an outgoing connection to a node other than the route's is refused.
- * - session: a data-plane socket is up (with its mode) or going away:
- *   register it with ine.ko.
+ * What the agent plugs in (may be NULL): a data-plane socket is up, with
+ * its mode, or going away (before close): register it with ine.ko. tc is
+ * the session (peer certificate, version, cipher), NULL for plaintext.
+ * Kernel TLS is installed by ktls_conn_install() (ktls.h); the peer's
+ * node id comes from the SSL_CTX's verify_peer (tls.h) and an outgoing
+ * connection answered by a node other than the route's is refused.
  */
 struct relay_hooks {
-	int (*offload)(void *arg, SSL *ssl, int fd, bool *tx, bool *rx);
-	int (*peer_node)(void *arg, SSL *ssl, uint32_t *node);
-	void (*session)(void *arg, int fd, uint32_t db, uint32_t peer_node,
-			enum relay_mode mode, bool up);
+	void (*session)(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
+			uint32_t peer_node, enum relay_mode mode, bool up);
 	void *arg;
 };
 
@@ -71,7 +68,7 @@ struct relay_stats {
 	uint64_t disconnected;		/* closed by relay_apply_config */
 };
 
-/* client_ctx is the TLS client context (tls.h policy); not owned. */
+/* client_ctx: tls_ctx_new(cfg, false) (tls.h policy); not owned. */
 struct relay *relay_new(struct event_base *base, SSL_CTX *client_ctx,
 			const struct relay_hooks *hooks);
 void relay_free(struct relay *r);
@@ -91,9 +88,10 @@ int relay_listen_plain(struct relay *r, const char *addr, uint16_t port);
 
 /*
  * Take over a data-plane connection whose server handshake finished
- * (ALPN ine-dp/1). Matches listener_handler_fn, with arg = the relay.
+ * (ALPN ine-dp/1): owns tc and tc->fd from here. Matches
+ * listener_handler_fn, with arg = the relay.
  */
-void relay_accept_tls(void *relay, int fd, SSL *ssl);
+void relay_accept_tls(void *relay, struct tls_conn *tc);
 
 void relay_get_stats(const struct relay *r, struct relay_stats *st);
 

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "test_relay_util.h"
+#include "tls.h"
 
 const char *const tr_suite_name[TR_NSUITES] = {
 	"TLS1.2 ECDHE-RSA-AES128-GCM-SHA256", "TLS1.2 ECDHE-RSA-AES256-GCM-SHA384",
@@ -76,26 +77,42 @@ static const char *const suite_cipher[TR_NSUITES] = {
 	"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
 };
 
+/* Stand-in for the PKI's verifier: node id from CN "node<N>". */
+static int verify_node(void *arg, X509 *leaf, STACK_OF(X509) *chain, int plane,
+		       long *peer_node_id)
+{
+	char cn[64] = "";
+
+	(void)arg;
+	(void)chain;
+	if (plane != TLS_PLANE_DATA)
+		return -EPROTO;
+	X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn,
+				  sizeof(cn));
+	if (strncmp(cn, "node", 4) || atoi(cn + 4) <= 0)
+		return -EACCES;
+	*peer_node_id = atoi(cn + 4);
+	return 0;
+}
+
 static SSL_CTX *make_ctx(bool server, const char *cn, int suite)
 {
-	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	EVP_PKEY *key = EVP_RSA_gen(2048);
-	X509 *cert;
+	X509_STORE *trust = X509_STORE_new();
+	struct tls_config cfg = { 0 };
+	SSL_CTX *ctx;
 
-	cr_assert(ctx && key);
-	cert = make_cert(key, cn, ca_cert, ca_key, false);
-	cr_assert(SSL_CTX_use_certificate(ctx, cert) == 1);
-	cr_assert(SSL_CTX_use_PrivateKey(ctx, key) == 1);
-	X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca_cert);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-			    SSL_OP_ENABLE_KTLS);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_cipher_list(ctx, "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256");
-	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384");
+	cr_assert(key && trust);
+	X509_STORE_add_cert(trust, ca_cert);
+	cfg.cert = make_cert(key, cn, ca_cert, ca_key, false);
+	cfg.key = key;
+	cfg.trust = trust;
+	cfg.verify_peer = verify_node;
+	cfg.accept_alpn = TLS_ALPN_BIT(TLS_ALPN_DP);
+	ctx = tls_ctx_new(&cfg, server);
+	cr_assert(ctx, "tls_ctx_new");
 	if (suite >= 0) {
+		/* the client picks the suite under test; the server takes all four */
 		if (suite <= TR_TLS12_AES256) {
 			SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
 			SSL_CTX_set_cipher_list(ctx, suite_cipher[suite]);
@@ -104,7 +121,8 @@ static SSL_CTX *make_ctx(bool server, const char *cn, int suite)
 			SSL_CTX_set_ciphersuites(ctx, suite_cipher[suite]);
 		}
 	}
-	X509_free(cert);
+	X509_free(cfg.cert);
+	X509_STORE_free(trust);
 	EVP_PKEY_free(key);
 	return ctx;
 }
@@ -547,8 +565,8 @@ void tr_teardown(struct tr_env *e)
 	close(target_lfd);
 	pthread_join(target_thread, NULL);
 	for (i = 0; i < 2; i++) {
-		SSL_CTX_free(e->n[i].sctx);
-		SSL_CTX_free(e->n[i].cctx);
+		tls_ctx_free(e->n[i].sctx);
+		tls_ctx_free(e->n[i].cctx);
 	}
 	event_free(call_ev);
 	close(call_pipe[0]);
