@@ -446,6 +446,11 @@ static void node_cfg(struct tr_env *e, int i, struct relay_config *c,
 	}
 }
 
+void tr_set_node_dp_port(int idx, uint16_t port)
+{
+	nodes[idx].dp_port = port;
+}
+
 struct cfg_arg { struct tr_env *e; int ret; char err[256]; };
 
 static void do_config(void *arg)

@@ -59,6 +59,8 @@ int tr_config(struct tr_env *e);
 /* Run fn(arg) on the loop thread and wait for it. */
 void tr_call(struct tr_env *e, void (*fn)(void *), void *arg);
 void tr_stats(struct tr_env *e, int node, struct relay_stats *st);
+/* Where node idx's data plane is said to be (takes effect at tr_config). */
+void tr_set_node_dp_port(int idx, uint16_t port);
 
 /* Client side helpers (blocking sockets). */
 int tr_connect(uint16_t port);
