@@ -231,9 +231,9 @@ static void conn_abort(struct conn *c, const char *why)
 static struct conn *conn_new(struct relay *r, bool client, int lfd, int pfd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	struct timeval tv = {
-		RELAY_SETUP_TIMEOUT_MS / 1000, (RELAY_SETUP_TIMEOUT_MS % 1000) * 1000
-	};
+	unsigned int ms = r->hooks.setup_timeout_ms ? r->hooks.setup_timeout_ms :
+						     RELAY_SETUP_TIMEOUT_MS;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	int i;
 
 	if (!c)
@@ -668,6 +668,12 @@ static void conn_register(struct conn *c)
 	struct relay *r = c->r;
 
 	c->mode = conn_mode(c);
+	if (c->mode == RELAY_MODE_OFFLOADED)
+		r->st.sessions_offloaded++;
+	else if (c->mode == RELAY_MODE_SOFTWARE)
+		r->st.sessions_software++;
+	else
+		r->st.sessions_plaintext++;
 	if (r->hooks.session) {
 		r->hooks.session(r->hooks.arg, c->tc, c->pfd, c->db, c->peer, c->mode, true);
 		c->registered = true;
@@ -677,7 +683,7 @@ static void conn_register(struct conn *c)
 /* kTLS after the handshake; directions left off run through OpenSSL. */
 static int conn_offload(struct conn *c)
 {
-	int ret = ktls_conn_install(c->tc);
+	int ret = c->r->hooks.software_only ? 0 : ktls_conn_install(c->tc);
 
 	if (ret) {
 		syslog(LOG_WARNING, "relay: kernel TLS install with node %u failed: %s",

@@ -49,6 +49,8 @@ struct tls_conn;
  * connection answered by a node other than the route's is refused.
  */
 struct relay_hooks {
+	bool software_only;	/* benchmarks: never install kernel TLS */
+	unsigned int setup_timeout_ms;	/* 0: RELAY_SETUP_TIMEOUT_MS */
 	void (*session)(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
 			uint32_t peer_node, enum relay_mode mode, bool up);
 	void *arg;
@@ -63,6 +65,9 @@ struct relay_stats {
 	unsigned int ktls_tx, ktls_rx;	/* connections with that direction on */
 	uint64_t bytes_to_peer;		/* payload leaving via a data-plane socket */
 	uint64_t bytes_from_peer;
+	uint64_t sessions_offloaded;	/* cumulative, per mode at setup */
+	uint64_t sessions_software;
+	uint64_t sessions_plaintext;
 	uint64_t refused;		/* route headers answered with an error */
 	uint64_t resets;		/* connections aborted (RST both ends) */
 	uint64_t disconnected;		/* closed by relay_apply_config */
