@@ -509,7 +509,7 @@ static void client_sink(int fd)
 				rs ^= rs << 13;
 				rs ^= rs >> 7;
 				rs ^= rs << 17;
-				w = rs % 20000 + 1;
+				w = rs % 4000 + 1;
 				if (w > c - off)
 					w = c - off;
 			}

@@ -102,7 +102,7 @@ for suite in 0 1 2 3; do
 	done
 	client --port 7001 --op S --size $((MB << 20)) --marker >/dev/null
 	client --port 7001 --op G --size $((MB << 20)) >/dev/null
-	client --port 7001 --op S --size 30000000 --random >/dev/null	# ~3000 writes
+	client --port 7001 --op S --size 6000000 --random >/dev/null	# ~3000 writes
 	expect_eq "suite $suite: node1 sessions offloaded" "$(rstat 1 sessions_offloaded)" 3
 	expect_eq "suite $suite: node2 sessions offloaded" "$(rstat 2 sessions_offloaded)" 3
 	expect_eq "suite $suite: software sessions" \
@@ -150,7 +150,8 @@ expect_eq "toggled connection" "$(tail -n 1 "$T/hold.out")" reset
 before=$(rstat 1 sessions_offloaded)
 client --port 7002 --op S --size $((1 << 20)) >/dev/null
 expect_eq "after toggle db 2 is kTLS" "$(rstat 1 sessions_offloaded)" $((before + 1))
-expect_eq "disconnected on node2 too" "$(rstat 2 disconnected)" 1
+# node2's end went too (by its own config change or by node1's reset)
+expect_eq "connections left on node2" "$(rstat 2 conns)" 0
 stop_agents
 conf false
 
