@@ -12,7 +12,7 @@
  *  - Times are time_t seconds; policy decisions take `now` explicitly so the
  *    caller passes clock_now() (agent/clock.h) and tests can move time.
  *  - OpenSSL objects handed out are new references (caller frees with
- *    X509_free / EVP_PKEY_free / OSSL_STACK_OF_X509_free-style pop_free);
+ *    X509_free / EVP_PKEY_free / sk_X509_pop_free(sk, X509_free));
  *    objects passed in are borrowed (the callee takes its own reference).
  *  - Buffers holding private keys are OPENSSL_cleanse()d before being freed;
  *    pki_pem_free() does that for PEM strings returned by this interface.
@@ -261,8 +261,8 @@ struct pki_trust *pki_state_trust(const struct pki_state *st);
 
 /* Install a certificate the CA signed for our pending key on `plane`
  * (checks: it matches key, chains to our CA, names us).  Replaces the
- * internal certificate; the previous one is kept as "previous" until the
- * next rotation so in-flight sessions are unaffected. */
+ * internal certificate for new handshakes; sessions already up keep theirs,
+ * and peers keep accepting it (trust is by CA, nothing is revoked). */
 int pki_state_install_cert(struct pki_state *st, enum pki_plane plane,
 			   EVP_PKEY *key, const char *cert_pem,
 			   size_t cert_len, struct pki_err *err);
