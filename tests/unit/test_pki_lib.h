@@ -19,6 +19,10 @@
 
 /* Key by file stem ("rsa2048-a", "ec-p256", ...): borrowed, cached. */
 EVP_PKEY *tk_key(const char *stem);
+/* Make pki_*_keygen hand out fixed keys (a pool of four 2048-bit keys,
+ * never the same twice in a row, and rsa3072) instead of generating. */
+void tk_fast_keygen(void);
+
 /* Raw file text of a key (malloc'd, NUL-terminated). */
 char *tk_file(const char *stem, size_t *len);
 
