@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/crypto.h>
@@ -461,6 +464,13 @@ struct tls_conn *tls_conn_new(SSL_CTX *ctx, int fd, bool server, enum tls_alpn a
 		goto err_c;
 	c->fd = fd;
 	c->server = server;
+	/*
+	 * OpenSSL writes each handshake message as its own record: with Nagle
+	 * and delayed ACKs a TLS 1.2 handshake then stalls ~40 ms per flight
+	 * (measured: 21 vs ~700 handshakes/s).  Internode traffic wants low
+	 * latency anyway, and kTLS sends full records.  Not TCP: ignored.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	c->peer_node_id = -1;
 	c->priv->cfg = SSL_CTX_get_ex_data(ctx, ctx_cfg_idx);
 	c->ssl = SSL_new(ctx);

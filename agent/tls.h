@@ -115,7 +115,7 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server);
 void tls_ctx_free(SSL_CTX *ctx);
 
 /*
- * Wrap a connected, non-blocking socket.  Client: alpn is the one ALPN
+ * Wrap a connected, non-blocking socket (TCP_NODELAY is set on it: see tls.c).  Client: alpn is the one ALPN
  * offered.  Server: pass TLS_ALPN_NONE (the client's offer is matched
  * against cfg->accept_alpn).  NULL on allocation failure.
  */
