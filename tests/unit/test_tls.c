@@ -224,3 +224,37 @@ Test(ktls, rfc8448_vector)
 	cr_expect_eq(memcmp(key, want_key, 16), 0, "key");
 	cr_expect_eq(memcmp(iv, want_iv, 12), 0, "iv");
 }
+
+/*
+ * If OpenSSL already pulled a TLS 1.3 record off the socket, handing RX to
+ * the kernel would lose it and shift rec_seq: the install must refuse, keep
+ * RX in OpenSSL, and the data must still arrive.
+ */
+Test(ktls, tls13_rx_refused_with_buffered_record, .init = pki_init, .fini = pki_fini)
+{
+	SSL_CTX *cctx = client_ctx(pki.cli, pki.store);
+	SSL_CTX *sctx = server_ctx(pki.srv, pki.store, 0);
+	struct hs h;
+	char buf[16];
+	int n = -1;
+
+	SSL_CTX_set_min_proto_version(cctx, TLS1_3_VERSION);
+	hs_run(&h, cctx, sctx, TLS_ALPN_DP);
+	cr_assert_eq(h.src, 0, "%s", h.s->reason);
+	cr_assert_eq(tlsio_write(h.c, "early", 5), 5);
+	for (int i = 0; i < 100 && n <= 0; i++) {
+		n = SSL_peek(h.s->ssl, buf, sizeof(buf));	/* record now in OpenSSL */
+		if (n <= 0)
+			usleep(10000);
+	}
+	cr_assert_eq(n, 5);
+	cr_assert_eq(ktls_conn_install(h.s), 0);
+	cr_expect_not(h.s->ktls_rx);
+	cr_expect(strstr(h.s->reason, "OpenSSL holds unread"), "reason: %s", h.s->reason);
+	cr_expect(tlsio_pending(h.s));
+	cr_expect_eq(tlsio_read(h.s, buf, sizeof(buf)), 5);
+	cr_expect_eq(memcmp(buf, "early", 5), 0);
+	hs_free(&h);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+}
