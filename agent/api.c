@@ -184,6 +184,12 @@ void api_req_commit(struct api_req *req, struct config *next, json_t *ok_body)
 	api_req_done(req, rc, err);
 }
 
+void api_req_set_reply(struct api_req *req, json_t *body)
+{
+	json_decref(req->pending);
+	req->pending = body;
+}
+
 void api_req_done(struct api_req *req, int rc, const char *err)
 {
 	json_t *body;

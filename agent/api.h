@@ -106,6 +106,8 @@ void api_req_error(struct api_req *req, int code, const char *error_code,
 /* Commit `next` through ops->config_commit; on success reply `ok_body`
  * (stolen).  Handles errors and the pending case. */
 void api_req_commit(struct api_req *req, struct config *next, json_t *ok_body);
+/* Set the body a later successful api_req_done sends (stolen). */
+void api_req_set_reply(struct api_req *req, json_t *body);
 /* Completion of an API_PENDING op: rc 0 sends the prepared reply (or
  * {"ok":true}); rc < 0 sends an error naming `err`. */
 void api_req_done(struct api_req *req, int rc, const char *err);
