@@ -346,7 +346,7 @@ static json_t *op_status_local(void *ctx)
 
 	probe_kernel(d);
 	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:[], s:o, s:I}",
-			 "uid", (json_int_t)d->self_node, "name", n ? n->name : "",
+			 "uid", (json_int_t)d->self_node, "name", n ? n->name : "local",
 			 "kernel_module_loaded", d->kmod_loaded,
 			 "kernel_tls_available", d->ktls_available,
 			 "offload", d->ktls_available ? "kernel" : "software",
