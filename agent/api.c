@@ -403,6 +403,9 @@ int api_create(struct event_base *base, const struct api_options *opt,
 	 * get our JSON 413 from api_req_body. */
 	evhttp_set_max_body_size(api->http, (ev_ssize_t)api->body_max * 2);
 	evhttp_set_max_headers_size(api->http, 16 * 1024);
+	/* Read and drop an oversized body before closing, so the client sees
+	 * the 413 instead of a reset. */
+	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_timeout(api->http, 30);
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
