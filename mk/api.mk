@@ -6,9 +6,3 @@ LDLIBS   += $(shell pkg-config --libs libcurl 2>/dev/null)
 
 # The API unit tests drive the server through inectl's own HTTP client.
 tests/unit/unit-tests: tools/inectl/http.o
-
-# Host integration tests: a real ined + inectl in a temp dir, no ine.ko.
-hostcheck: ined inectl
-	@for t in tests/host/t-*.sh; do echo "== $$t"; sh $$t || exit 1; done
-
-.PHONY: hostcheck

@@ -11,12 +11,12 @@
 #define CLI_ERR   1
 #define CLI_USAGE 2
 
-int cmd_tune(int argc, char **argv);     /* tune db|cluster ... */
-int cmd_cluster(int argc, char **argv);  /* cluster create|join|certificate|... */
-int cmd_status(int argc, char **argv);   /* status [--json] */
-int cmd_db(int argc, char **argv);       /* db create|list|show|delete */
-int cmd_route(int argc, char **argv);    /* route add|list|delete */
-int cmd_alerts(int argc, char **argv);   /* alerts [--json] */
+int inectl_tune(int argc, char **argv);     /* tune db|cluster ... */
+int inectl_cluster(int argc, char **argv);  /* cluster create|join|certificate|... */
+int inectl_status(int argc, char **argv);   /* status [--json] */
+int inectl_db(int argc, char **argv);       /* db create|list|show|delete */
+int inectl_route(int argc, char **argv);    /* route add|list|delete */
+int inectl_alerts(int argc, char **argv);   /* alerts [--json] */
 
 /* Prints "inectl: <msg>" and the usage text to stderr; returns CLI_USAGE. */
 int cli_usage(const char *usage, const char *fmt, ...)

@@ -230,7 +230,7 @@ static void print_created(const json_t *o)
 	cli_print_json(o);
 }
 
-int cmd_cluster(int argc, char **argv)
+int inectl_cluster(int argc, char **argv)
 {
 	bool json = cli_flag(&argc, argv, "--json");
 	json_t *body;

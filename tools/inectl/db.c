@@ -88,7 +88,7 @@ static int create(int argc, char **argv, bool json)
 	return CLI_OK;
 }
 
-int cmd_db(int argc, char **argv)
+int inectl_db(int argc, char **argv)
 {
 	bool json = cli_flag(&argc, argv, "--json");
 	json_t *out = NULL, *b;

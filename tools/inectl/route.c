@@ -67,7 +67,7 @@ static int add(int argc, char **argv, bool json)
 	return CLI_OK;
 }
 
-int cmd_route(int argc, char **argv)
+int inectl_route(int argc, char **argv)
 {
 	bool json = cli_flag(&argc, argv, "--json");
 	json_t *out = NULL, *r;

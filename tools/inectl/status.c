@@ -87,7 +87,7 @@ static void print_node(const json_t *n)
 		       num(s, "bytes_sent"), num(s, "bytes_received"));
 }
 
-int cmd_status(int argc, char **argv)
+int inectl_status(int argc, char **argv)
 {
 	bool json = cli_flag(&argc, argv, "--json");
 	json_t *st = NULL, *al = NULL, *n;
@@ -121,7 +121,7 @@ int cmd_status(int argc, char **argv)
 	return CLI_OK;
 }
 
-int cmd_alerts(int argc, char **argv)
+int inectl_alerts(int argc, char **argv)
 {
 	bool json = cli_flag(&argc, argv, "--json");
 	json_t *al = NULL;

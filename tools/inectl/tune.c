@@ -15,7 +15,7 @@ static const char usage[] =
 	"they reconnect in the new mode. The cluster setting is the default for new\n"
 	"databases.\n";
 
-int cmd_tune(int argc, char **argv)
+int inectl_tune(int argc, char **argv)
 {
 	bool json = cli_flag(&argc, argv, "--json");
 	char path[64];
