@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "atomicfile.h"
 #include "config.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -822,61 +823,6 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	return rc;
 }
 
-/* The one place the configuration touches the disk; to be replaced by the
- * PKI helper's atomicfile once it lands. */
-static int write_atomic(const char *path, const char *data, size_t len)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	int fd, dfd, rc = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			goto err_close;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd)) {
-		rc = -errno;
-		goto err_close;
-	}
-	if (close(fd)) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	if (rename(tmp, path)) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		strcpy(dir, ".");
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-err_close:
-	close(fd);
-err_unlink:
-	unlink(tmp);
-	return rc;
-}
-
 int config_save(const struct config *cfg, const char *path)
 {
 	json_t *j = config_to_json(cfg);
@@ -889,7 +835,22 @@ int config_save(const struct config *cfg, const char *path)
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;
-	rc = write_atomic(path, s, strlen(s));
+	{
+		/* atomicfile wants the directory and the name apart. */
+		char *dup = strdup(path), *slash = dup ? strrchr(dup, '/') : NULL;
+
+		if (!dup)
+			rc = -ENOMEM;
+		else if (!slash)
+			rc = atomicfile_write(".", dup, s, strlen(s), 0600);
+		else if (slash == dup)
+			rc = atomicfile_write("/", slash + 1, s, strlen(s), 0600);
+		else {
+			*slash = '\0';
+			rc = atomicfile_write(dup, slash + 1, s, strlen(s), 0600);
+		}
+		free(dup);
+	}
 	free(s);
 	return rc;
 }

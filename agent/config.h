@@ -102,8 +102,8 @@ int config_from_json(const json_t *j, struct config **out, char *err, size_t err
 /* Cross-checks: unique ids/names/ports, references resolve. */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
 
-/* Persistence: one file, replaced atomically (temp, fsync, rename, fsync
- * dir), mode 0600.  load returns -ENOENT when there is none yet. */
+/* Persistence: one file, replaced atomically through atomicfile_write
+ * (temp, fsync, rename, fsync dir), mode 0600.  load returns -ENOENT when there is none yet. */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 int config_save(const struct config *cfg, const char *path);
 

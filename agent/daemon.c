@@ -6,92 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "daemon.h"
+#include "log.h"
 #include "metrics.h"
+#include "pki.h"
 
-#define ALERT_CERT_DAYS 45
-
-/* One line per event on stderr; under systemd (JOURNAL_STREAM set) with a
- * <prio> prefix so the journal keeps the priority. */
-void daemon_log(int prio, const char *fmt, ...)
-{
-	static int journal = -1;
-	va_list ap;
-
-	if (journal < 0)
-		journal = getenv("JOURNAL_STREAM") != NULL;
-	if (journal)
-		fprintf(stderr, "<%d>", prio);
-	else
-		fputs("ined: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define PKI_TICK_MAX 3600  /* re-plan at least hourly */
 
 static int path_join(char **out, const char *dir, const char *name)
 {
 	return asprintf(out, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
-}
-
-static int self_load(struct daemon *d)
-{
-	char *p;
-	json_t *j;
-	json_error_t jerr;
-	int rc = 0;
-
-	if (path_join(&p, d->state_dir, "node.json"))
-		return -ENOMEM;
-	j = json_load_file(p, 0, &jerr);
-	if (j) {
-		json_t *v = json_object_get(j, "node_uid");
-
-		if (json_is_integer(v) && json_integer_value(v) > 0 &&
-		    json_integer_value(v) <= UINT32_MAX)
-			d->self_node = (uint32_t)json_integer_value(v);
-		else
-			rc = -EINVAL;
-		json_decref(j);
-	} else if (access(p, F_OK) == 0) {
-		rc = -EINVAL;
-	}
-	free(p);
-	return rc;
-}
-
-int daemon_self_set(struct daemon *d, uint32_t node_uid)
-{
-	char *p, *tmp;
-	json_t *j = json_pack("{s:I}", "node_uid", (json_int_t)node_uid);
-	int rc = 0;
-
-	if (!j)
-		return -ENOMEM;
-	if (path_join(&p, d->state_dir, "node.json")) {
-		json_decref(j);
-		return -ENOMEM;
-	}
-	if (asprintf(&tmp, "%s.tmp", p) < 0) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (json_dump_file(j, tmp, 0) || rename(tmp, p))
-		rc = -errno ? -errno : -EIO;
-	else
-		d->self_node = node_uid;
-	free(tmp);
-out:
-	free(p);
-	json_decref(j);
-	return rc;
 }
 
 static void probe_kernel(struct daemon *d)
@@ -99,6 +29,41 @@ static void probe_kernel(struct daemon *d)
 	d->kmod_loaded = access("/sys/module/ine", F_OK) == 0;
 	d->ktls_available = access("/sys/module/tls", F_OK) == 0 ||
 			    access("/proc/net/tls_stat", F_OK) == 0;
+}
+
+/* Rotation, customer fallback and alert logging run on PKI's own plan;
+ * re-armed for when the plan next changes (at most an hour away). */
+static void pki_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct pki_plan plan;
+	struct pki_err perr = { "" };
+	struct timeval tv = { PKI_TICK_MAX, 0 };
+	time_t now = clock_now();
+
+	(void)fd;
+	(void)what;
+	if (!d->pki)
+		return;
+	if (pki_state_tick(d->pki, now, &plan, &perr))
+		log_msg(LOG_LVL_ERR, "certificate maintenance failed: %s", perr.msg);
+	else if (plan.next > now && plan.next - now < PKI_TICK_MAX)
+		tv.tv_sec = plan.next - now;
+	if (tv.tv_sec < 1)
+		tv.tv_sec = 1;
+	evtimer_add(d->pki_timer, &tv);
+}
+
+void daemon_pki_set(struct daemon *d, struct pki_state *pki)
+{
+	struct timeval now = { 0, 0 };
+
+	if (d->pki != pki)
+		pki_state_free(d->pki);
+	d->pki = pki;
+	d->self_node = pki ? pki_state_node_id(pki) : 0;
+	if (pki && d->pki_timer)
+		evtimer_add(d->pki_timer, &now);
 }
 
 int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir,
@@ -125,9 +90,31 @@ int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir
 	}
 	if (rc)
 		goto err;
-	if ((rc = self_load(d))) {
-		snprintf(err, errlen, "%s/node.json: not valid", state_dir);
+	if (!(d->pki_timer = evtimer_new(base, pki_tick, d))) {
+		rc = -ENOMEM;
 		goto err;
+	}
+	{
+		struct pki_state *pki = NULL;
+		struct pki_err perr = { "" };
+
+		rc = pki_state_load(state_dir, &pki, &perr);
+		if (rc && rc != -ENOENT) {
+			snprintf(err, errlen, "PKI state in %s: %s", state_dir,
+				 perr.msg[0] ? perr.msg : strerror(-rc));
+			goto err;
+		}
+		if (!rc && d->cfg->cluster_id[0] &&
+		    strcmp(pki_state_cluster_id(pki), d->cfg->cluster_id)) {
+			snprintf(err, errlen, "PKI state is for cluster %s but config.json for %s",
+				 pki_state_cluster_id(pki), d->cfg->cluster_id);
+			pki_state_free(pki);
+			rc = -EINVAL;
+			goto err;
+		}
+		if (!rc)
+			daemon_pki_set(d, pki);
+		rc = 0;
 	}
 	probe_kernel(d);
 	return 0;
@@ -138,6 +125,11 @@ err:
 
 void daemon_fini(struct daemon *d)
 {
+	if (d->pki_timer)
+		event_free(d->pki_timer);
+	d->pki_timer = NULL;
+	pki_state_free(d->pki);
+	d->pki = NULL;
 	config_free(d->cfg);
 	free(d->config_path);
 	free(d->state_dir);
@@ -161,45 +153,45 @@ static void log_changes(const struct config *o, const struct config *n)
 	size_t i;
 
 	if (strcmp(o->cluster_id, n->cluster_id))
-		daemon_log(LOG_NOTICE, "cluster %s (%s) configured", n->cluster_name,
+		log_msg(LOG_LVL_INFO, "cluster %s (%s) configured", n->cluster_name,
 			   n->cluster_id);
 	if (o->policy_encrypt != n->policy_encrypt)
-		daemon_log(LOG_NOTICE, "policy data_internode_encryption %s",
+		log_msg(LOG_LVL_INFO, "policy data_internode_encryption %s",
 			   n->policy_encrypt ? "enabled" : "disabled");
 	for (i = 0; i < n->n_nodes; i++)
 		if (!config_node_find(o, n->nodes[i].id))
-			daemon_log(LOG_NOTICE, "node %u (%s) added", n->nodes[i].id,
+			log_msg(LOG_LVL_INFO, "node %u (%s) added", n->nodes[i].id,
 				   n->nodes[i].name);
 	for (i = 0; i < o->n_nodes; i++)
 		if (!config_node_find(n, o->nodes[i].id))
-			daemon_log(LOG_NOTICE, "node %u (%s) removed", o->nodes[i].id,
+			log_msg(LOG_LVL_INFO, "node %u (%s) removed", o->nodes[i].id,
 				   o->nodes[i].name);
 	for (i = 0; i < n->n_bdbs; i++) {
 		const struct config_bdb *nb = &n->bdbs[i], *ob = config_bdb_find(o, nb->id);
 
 		if (!ob)
-			daemon_log(LOG_NOTICE, "bdb %u (%s) created, data_internode_encryption %s",
+			log_msg(LOG_LVL_INFO, "bdb %u (%s) created, data_internode_encryption %s",
 				   nb->id, nb->name, nb->encrypt ? "enabled" : "disabled");
 		else if (ob->encrypt != nb->encrypt)
-			daemon_log(LOG_NOTICE, "bdb %u (%s) data_internode_encryption %s",
+			log_msg(LOG_LVL_INFO, "bdb %u (%s) data_internode_encryption %s",
 				   nb->id, nb->name, nb->encrypt ? "enabled" : "disabled");
 	}
 	for (i = 0; i < o->n_bdbs; i++)
 		if (!config_bdb_find(n, o->bdbs[i].id))
-			daemon_log(LOG_NOTICE, "bdb %u (%s) deleted", o->bdbs[i].id,
+			log_msg(LOG_LVL_INFO, "bdb %u (%s) deleted", o->bdbs[i].id,
 				   o->bdbs[i].name);
 	for (i = 0; i < n->n_routes; i++)
 		if (!config_route_find(o, n->routes[i].id))
-			daemon_log(LOG_NOTICE, "route %u added: port %u -> node %u target %s",
+			log_msg(LOG_LVL_INFO, "route %u added: port %u -> node %u target %s",
 				   n->routes[i].id, n->routes[i].listen_port,
 				   n->routes[i].peer_node, n->routes[i].target);
 	for (i = 0; i < o->n_routes; i++)
 		if (!config_route_find(n, o->routes[i].id))
-			daemon_log(LOG_NOTICE, "route %u removed", o->routes[i].id);
+			log_msg(LOG_LVL_INFO, "route %u removed", o->routes[i].id);
 	if (o->certs.mode != n->certs.mode)
-		daemon_log(LOG_NOTICE, "certificates now %s", config_cert_mode_name(n->certs.mode));
+		log_msg(LOG_LVL_INFO, "certificates now %s", config_cert_mode_name(n->certs.mode));
 	else if (o->certs.generation != n->certs.generation)
-		daemon_log(LOG_NOTICE, "certificates rotated (generation %u)",
+		log_msg(LOG_LVL_INFO, "certificates rotated (generation %u)",
 			   n->certs.generation);
 }
 
@@ -222,7 +214,7 @@ int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t
 	}
 	d->cfg = next;
 	log_changes(old, next);
-	daemon_log(LOG_INFO, "configuration version %llu in force",
+	log_msg(LOG_LVL_INFO, "configuration version %llu in force",
 		   (unsigned long long)next->version);
 	for (int i = 0; i < d->n_watch; i++)
 		d->watch[i].fn(d->watch[i].arg, old, next);
@@ -290,52 +282,128 @@ static const char *const plane_key[CONFIG_PLANE_N] = {
 	"ccs_internode_encryption", "data_internode_encryption"
 };
 
+/* config plane index (0 cp, 1 dp) == PKI_PIDX(pki plane). */
+static json_t *plane_status_json(const struct pki_plane_status *ps, time_t now)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
+			 "source", pki_source_str(ps->source), "subject", ps->subject,
+			 "serial", ps->serial, "san", ps->san,
+			 "not_before", (json_int_t)ps->not_before,
+			 "not_after", (json_int_t)ps->not_after,
+			 "seconds_left", (json_int_t)(ps->not_after - now),
+			 "alert", pki_alert_str(ps->alert), "message", ps->message);
+}
+
+/* This node's certificates: per plane what is served, never keys. */
 static json_t *op_certs_get(void *ctx)
 {
 	struct daemon *d = ctx;
-	json_t *o = config_certs_to_json(&d->cfg->certs);
-	time_t now = time(NULL);
+	json_t *o = json_pack("{s:s, s:I}", "mode", config_cert_mode_name(d->cfg->certs.mode),
+			      "generation", (json_int_t)d->cfg->certs.generation);
+	struct pki_status st;
+	time_t now = clock_now();
 
-	/* Add seconds_left next to each plane's not_after. */
-	for (int p = 0; o && p < CONFIG_PLANE_N; p++) {
-		json_t *m = json_object_get(o, plane_key[p]);
-		json_t *na = m ? json_object_get(m, "not_after") : NULL;
-
-		if (na && json_integer_value(na) > 0)
-			json_object_set_new(m, "seconds_left",
-					    json_integer(json_integer_value(na) - now));
-	}
+	if (!o || !d->pki)
+		return o;
+	pki_state_status(d->pki, &st);
+	json_object_set_new(o, "ca_not_after", json_integer(st.ca_not_after));
+	json_object_set_new(o, "ca_key_present", json_boolean(st.ca_key_present));
+	for (int p = 0; p < CONFIG_PLANE_N; p++)
+		json_object_set_new(o, plane_key[p], plane_status_json(&st.plane[p], now));
 	return o;
+}
+
+/* Customer metadata replicated in the configuration (same on every node). */
+static void certs_meta_from_pki(struct config *c, const struct pki_state *pki)
+{
+	struct pki_status st;
+
+	pki_state_status(pki, &st);
+	for (int p = 0; p < CONFIG_PLANE_N; p++) {
+		struct config_cert_meta *m = &c->certs.plane[p];
+
+		snprintf(m->subject, sizeof(m->subject), "%s", st.plane[p].subject);
+		snprintf(m->serial, sizeof(m->serial), "%s", st.plane[p].serial);
+		m->not_after = st.plane[p].not_after;
+	}
 }
 
 static int op_certs_set(void *ctx, struct api_req *req, const struct api_cert_upload *up,
 			char *err, size_t errlen)
 {
-	(void)ctx;
-	(void)req;
-	(void)up;
-	snprintf(err, errlen, "customer certificates need the PKI module, "
-		 "which is not built into this agent yet");
-	return -ENOSYS;
+	struct daemon *d = ctx;
+	struct pki_customer_item items[CONFIG_PLANE_N];
+	struct pki_customer *cust = NULL;
+	struct pki_err perr = { "" };
+	struct config *next = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!d->pki) {
+		snprintf(err, errlen, "this node has no PKI state (create or join a cluster)");
+		return -EBUSY;
+	}
+	for (int p = 0; p < CONFIG_PLANE_N; p++) {
+		if (!up->certificate[p])
+			continue;
+		items[n].name = plane_key[p];
+		items[n].cert_pem = up->certificate[p];
+		items[n].cert_len = strlen(up->certificate[p]);
+		items[n].key_pem = up->key[p];
+		items[n].key_len = strlen(up->key[p]);
+		n++;
+	}
+	rc = pki_customer_validate(items, n, clock_now(), &cust, &perr);
+	if (rc) {
+		snprintf(err, errlen, "%s", perr.msg[0] ? perr.msg : strerror(-rc));
+		return rc == -ENOMEM ? rc : -EINVAL;
+	}
+	if ((rc = config_dup(d->cfg, &next)))
+		goto out;
+	rc = pki_state_apply_customer(d->pki, cust, &perr);
+	if (rc) {
+		snprintf(err, errlen, "applying the certificates: %s", perr.msg);
+		config_free(next);
+		goto out;
+	}
+	next->certs.mode = CONFIG_CERT_CUSTOMER;
+	next->certs.generation++;
+	certs_meta_from_pki(next, d->pki);
+	api_req_set_reply(req, op_certs_get(d));
+	rc = daemon_config_commit(d, req, next, err, errlen);
+out:
+	pki_customer_free(cust);
+	return rc;
 }
 
 static int op_certs_rotate(void *ctx, struct api_req *req, char *err, size_t errlen)
 {
 	struct daemon *d = ctx;
+	struct pki_err perr = { "" };
 	struct config *next;
+	int rc;
 
 	if (d->cfg->certs.mode == CONFIG_CERT_CUSTOMER) {
 		snprintf(err, errlen, "customer-provided certificates are not rotated; "
 			 "upload new ones with PUT /v1/cluster/certificates");
 		return -EBUSY;
 	}
+	/* Where this node holds the CA key it re-issues its own now; every
+	 * node re-issues when it sees the generation move. */
+	if (d->pki && pki_ca_can_sign(pki_state_ca(d->pki)) &&
+	    (rc = pki_state_rotate_local(d->pki, PKI_MASK_ALL, clock_now(), &perr))) {
+		snprintf(err, errlen, "rotation failed: %s", perr.msg);
+		return rc;
+	}
 	if (config_dup(d->cfg, &next))
 		return -ENOMEM;
-	/* Every node re-issues its internal certificates when it sees the
-	 * generation move. */
 	next->certs.generation++;
-	api_req_set_reply(req, json_pack("{s:I}", "generation",
-					 (json_int_t)next->certs.generation));
+	{
+		json_t *reply = op_certs_get(d);
+
+		json_object_set_new(reply, "generation", json_integer(next->certs.generation));
+		api_req_set_reply(req, reply);
+	}
 	return daemon_config_commit(d, req, next, err, errlen);
 }
 
@@ -365,28 +433,27 @@ static json_t *op_status_peers(void *ctx)
 static json_t *op_alerts_get(void *ctx)
 {
 	struct daemon *d = ctx;
-	json_t *a = json_array(), *c = op_certs_get(d);
+	json_t *a = json_array();
 
-	for (int p = 0; a && c && p < CONFIG_PLANE_N; p++) {
-		json_t *left = json_object_get(json_object_get(c, plane_key[p]), "seconds_left");
-		json_int_t s;
+	if (a && d->pki) {
+		struct pki_status st;
 
-		if (!left)
-			continue;
-		s = json_integer_value(left);
-		if (s <= 0)
+		pki_state_status(d->pki, &st);
+		for (int p = 0; p < CONFIG_PLANE_N; p++) {
+			const struct pki_plane_status *ps = &st.plane[p];
+			char name[48];
+
+			if (ps->alert == PKI_ALERT_NONE)
+				continue;
+			snprintf(name, sizeof(name), "certificate_%s", pki_alert_str(ps->alert));
 			json_array_append_new(a, json_pack(
-				"{s:s, s:s, s:s, s:s}", "name", "certificate_expired",
-				"severity", "critical", "plane", plane_key[p],
-				"description", "the certificate has expired"));
-		else if (s < ALERT_CERT_DAYS * 86400)
-			json_array_append_new(a, json_pack(
-				"{s:s, s:s, s:s, s:s, s:I}", "name", "certificate_expiring",
-				"severity", "warning", "plane", plane_key[p], "description",
-				"the certificate expires in less than 45 days",
-				"seconds_left", s));
+				"{s:s, s:s, s:s, s:s, s:I}", "name", name, "severity",
+				ps->alert == PKI_ALERT_EXPIRED ? "critical" : "warning",
+				"plane", plane_key[p], "description",
+				ps->message[0] ? ps->message : pki_alert_str(ps->alert),
+				"seconds_left", (json_int_t)(ps->not_after - clock_now())));
+		}
 	}
-	json_decref(c);
 	if (a && !d->ktls_available)
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:s}", "name", "kernel_tls_unavailable", "severity",
@@ -400,71 +467,71 @@ static int op_metrics_write(void *ctx, FILE *out)
 {
 	struct daemon *d = ctx;
 	struct metrics_snapshot m;
-	json_t *c = op_certs_get(d), *a = op_alerts_get(d);
+	json_t *a = op_alerts_get(d);
 
 	memset(&m, 0, sizeof(m));
-	for (int p = 0; p < CONFIG_PLANE_N; p++) {
-		json_t *left = json_object_get(json_object_get(c, plane_key[p]), "seconds_left");
+	if (d->pki) {
+		struct pki_status st;
+		time_t now = clock_now();
 
-		if (left) {
+		pki_state_status(d->pki, &st);
+		for (int p = 0; p < CONFIG_PLANE_N; p++) {
+			if (!st.plane[p].not_after)
+				continue;
 			m.cert_known[p] = true;
-			m.cert_seconds_left[p] = json_integer_value(left);
+			m.cert_seconds_left[p] = st.plane[p].not_after - now;
 		}
 	}
 	m.alerts = json_array_size(a);
 	m.config_version = d->cfg->version;
 	m.kmod_loaded = d->kmod_loaded;
-	json_decref(c);
 	json_decref(a);
 	return metrics_write(&m, out);
 }
 
-static int uuid_new(char *out, size_t len)
-{
-	unsigned char b[16];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -EIO;
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6],
-		 b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	return 0;
-}
-
-/* Single-node cluster creation; the control plane replaces this with the
- * real thing (CA, certificates, join tokens). */
+/* Cluster creation on this node: CA and this node's certificates (PKI),
+ * then the configuration naming it node 1.  The control plane may replace
+ * this handler (join tokens, replication). */
 static int op_cluster_create(void *ctx, struct api_req *req, const char *name,
 			     const char *node_name, const char *address, char *err,
 			     size_t errlen)
 {
 	struct daemon *d = ctx;
 	struct config_node n = { .id = 1 };
+	struct pki_state *pki = NULL;
+	struct pki_err perr = { "" };
 	struct config *next;
 	int rc;
 
-	if ((rc = config_dup(d->cfg, &next)))
-		return rc;
-	if ((rc = uuid_new(next->cluster_id, sizeof(next->cluster_id))))
-		goto err;
-	snprintf(next->cluster_name, sizeof(next->cluster_name), "%s", name);
+	if (d->pki) {
+		snprintf(err, errlen, "%s already holds PKI state for cluster %s", d->state_dir,
+			 pki_state_cluster_id(d->pki));
+		return -EEXIST;
+	}
 	if (*node_name)
 		snprintf(n.name, sizeof(n.name), "%s", node_name);
 	else if (gethostname(n.name, sizeof(n.name) - 1) || !n.name[0])
 		snprintf(n.name, sizeof(n.name), "node1");
 	snprintf(n.address, sizeof(n.address), "%s", *address ? address : "127.0.0.1");
+	if ((rc = config_dup(d->cfg, &next)))
+		return rc;
 	if ((rc = config_node_add(next, &n)))
 		goto err;
+	snprintf(next->cluster_name, sizeof(next->cluster_name), "%s", name);
+	rc = pki_state_create(d->state_dir, n.id, n.name, clock_now(), &pki, &perr);
+	if (rc) {
+		snprintf(err, errlen, "creating the cluster CA and certificates: %s",
+			 perr.msg[0] ? perr.msg : strerror(-rc));
+		rc = rc == -ENOMEM ? rc : -EINVAL;
+		goto err;
+	}
+	snprintf(next->cluster_id, sizeof(next->cluster_id), "%s", pki_state_cluster_id(pki));
 	next->version = d->cfg->version + 1;
 	api_req_set_reply(req, json_pack("{s:s, s:s, s:I}", "id", next->cluster_id,
 					  "name", next->cluster_name, "node_uid",
 					  (json_int_t)n.id));
-	if ((rc = daemon_config_apply(d, next, err, errlen)))
-		return rc;
-	if ((rc = daemon_self_set(d, n.id)))
-		snprintf(err, errlen, "recording this node's id: %s", strerror(-rc));
-	return rc;
+	daemon_pki_set(d, pki);
+	return daemon_config_apply(d, next, err, errlen);
 err:
 	config_free(next);
 	return rc;

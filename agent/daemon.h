@@ -21,6 +21,8 @@
 #include "api.h"
 #include "config.h"
 
+struct pki_state;
+
 #define DAEMON_STATE_DIR  "/var/lib/ine"
 #define DAEMON_MAX_WATCH  8
 
@@ -37,6 +39,8 @@ struct daemon {
 	struct config *cfg;       /* live; never NULL after daemon_init */
 	uint32_t self_node;       /* this node's uid, 0 before create/join */
 	struct api *api;
+	struct pki_state *pki;    /* NULL before create/join */
+	struct event *pki_timer;  /* pki_state_tick: rotation, fallback, alerts */
 	bool kmod_loaded;         /* ine.ko present */
 	bool ktls_available;      /* kernel has the tls ULP */
 
@@ -52,7 +56,8 @@ struct daemon {
 	int n_watch;
 };
 
-/* Loads <state_dir>/config.json (or starts empty) and node.json. */
+/* Loads <state_dir>/config.json (or starts empty) and the PKI state in the
+ * same directory (current -> gen-N, see pki.h); starts the PKI timer. */
 int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir,
 		char *err, size_t errlen);
 void daemon_fini(struct daemon *d);
@@ -71,11 +76,9 @@ int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t
 int daemon_config_commit(struct daemon *d, struct api_req *req, struct config *next,
 			 char *err, size_t errlen);
 
-/* Records this node's uid in <state_dir>/node.json. */
-int daemon_self_set(struct daemon *d, uint32_t node_uid);
-
-/* One line on stderr (the journal under systemd, with the priority). */
-void daemon_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adopt a PKI state made by cluster create/join (ownership passes): sets
+ * self_node and (re)starts the rotation timer. */
+void daemon_pki_set(struct daemon *d, struct pki_state *pki);
 
 /* The ops table api_create gets, with `d` as context. */
 extern const struct api_ops daemon_api_ops;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <event2/event.h>
@@ -18,6 +17,7 @@
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -83,11 +83,11 @@ static void modules_load(void)
 		if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ) ||
 		    waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
-			daemon_log(LOG_WARNING, "could not load kernel module %s: running "
+			log_msg(LOG_LVL_WARN, "could not load kernel module %s: running "
 				   "without it (%s)", mods[i], !strcmp(mods[i], "tls") ?
 				   "userspace TLS fallback" : "no kernel session registry");
 		else
-			daemon_log(LOG_INFO, "kernel module %s loaded", mods[i]);
+			log_msg(LOG_LVL_INFO, "kernel module %s loaded", mods[i]);
 	}
 }
 
@@ -114,9 +114,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	sd_notify(0, "RELOADING=1");
 	if (daemon_reload(d, err, sizeof(err)))
-		daemon_log(LOG_ERR, "reload refused, previous configuration kept: %s", err);
+		log_msg(LOG_LVL_ERR, "reload refused, previous configuration kept: %s", err);
 	else
-		daemon_log(LOG_NOTICE, "reloaded configuration version %llu",
+		log_msg(LOG_LVL_INFO, "reloaded configuration version %llu",
 			   (unsigned long long)d->cfg->version);
 	sd_notify(0, "READY=1");
 }
@@ -126,7 +126,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	(void)what;
-	daemon_log(LOG_NOTICE, "signal %d: stopping", (int)sig);
+	log_msg(LOG_LVL_INFO, "signal %d: stopping", (int)sig);
 	sd_notify(0, "STOPPING=1");
 	event_base_loopbreak(d->base);
 }
@@ -149,12 +149,12 @@ int main(int argc, char **argv)
 
 	base = event_base_new();
 	if (!base) {
-		daemon_log(LOG_ERR, "event_base_new failed");
+		log_msg(LOG_LVL_ERR, "event_base_new failed");
 		rc = -ENOMEM;
 		goto out;
 	}
 	if ((rc = daemon_init(&d, base, o.state_dir, err, sizeof(err)))) {
-		daemon_log(LOG_ERR, "loading state from %s: %s", o.state_dir,
+		log_msg(LOG_LVL_ERR, "loading state from %s: %s", o.state_dir,
 			   *err ? err : strerror(-rc));
 		goto err_base;
 	}
@@ -165,18 +165,18 @@ int main(int argc, char **argv)
 	ev_int = evsignal_new(base, SIGINT, on_term, &d);
 	if (!ev_hup || !ev_term || !ev_int || evsignal_add(ev_hup, NULL) ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL)) {
-		daemon_log(LOG_ERR, "installing signal handlers failed");
+		log_msg(LOG_LVL_ERR, "installing signal handlers failed");
 		rc = -ENOMEM;
 		goto err_sig;
 	}
 	ao.socket_path = o.api_socket;
 	if ((rc = mkdir_parent(o.api_socket)) ||
 	    (rc = api_create(base, &ao, &daemon_api_ops, &d, &d.api))) {
-		daemon_log(LOG_ERR, "REST API on %s: %s", o.api_socket,
+		log_msg(LOG_LVL_ERR, "REST API on %s: %s", o.api_socket,
 			   rc == -EADDRINUSE ? "another ined is serving it" : strerror(-rc));
 		goto err_sig;
 	}
-	daemon_log(LOG_NOTICE, "ready: cluster %s, configuration version %llu, API on %s, "
+	log_msg(LOG_LVL_INFO, "ready: cluster %s, configuration version %llu, API on %s, "
 		   "kernel TLS %s, ine.ko %s",
 		   d.cfg->cluster_id[0] ? d.cfg->cluster_name : "(none)",
 		   (unsigned long long)d.cfg->version, o.api_socket,

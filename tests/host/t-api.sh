@@ -2,7 +2,7 @@
 # t-api.sh — a real ined (single node, no kernel modules) driven by every
 # inectl command: exit codes, usage errors, --json, SIGHUP reload (good and
 # bad configuration), SIGTERM clean exit.  Run from the repository top after
-# `make ined inectl`.  Needs jq.
+# `make ined inectl`.  Needs jq and openssl.
 set -u
 TOP=$(pwd)
 T=$(mktemp -d /tmp/ine-host.XXXXXX)
@@ -129,17 +129,52 @@ rc 1 "$CTL" db show 3;                                     err_has "database 3 d
 # --- certificates -----------------------------------------------------------
 ok "$CTL" cluster certificate show --json
 expect_eq "cert mode" "$(json .mode)" internal
+SERIAL=$(json .ccs_internode_encryption.serial)
+[ -n "$SERIAL" ] && [ "$SERIAL" != null ] || fail "no internal cp certificate after create"
 ok "$CTL" cluster certificate rotate --json
 expect_eq "rotation generation" "$(json .generation)" 1
+[ "$(json .ccs_internode_encryption.serial)" != "$SERIAL" ] || fail "rotation kept the serial"
 ok "$CTL" cluster certificate rotate
-printf -- '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' >"$T/c.pem"
-printf -- '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' >"$T/k.pem"
-# The upload reaches the agent; without the PKI module it must say so (501).
-rc 1 "$CTL" cluster certificate set internal dpine_certificate_file "$T/c.pem" \
-	dpine_key_file "$T/k.pem" cpine_certificate_file "$T/c.pem" cpine_key_file "$T/k.pem"
-grep -q -e "PKI" -e "certificate" "$T/err" || fail "certificate set: $(cat "$T/err")"
+# Customer certificates: a CA, two RSA leaves with chains, one ECDSA leaf.
+mkcert() { # NAME KEYTYPE-ARGS...
+	n=$1; shift
+	openssl req -newkey "$@" -nodes -keyout "$T/$n.key" -out "$T/$n.csr" -subj "/CN=$n/O=acme" 2>/dev/null &&
+	openssl x509 -req -in "$T/$n.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+		-days 365 -extfile "$T/ext" -out "$T/$n.leaf" 2>/dev/null &&
+	cat "$T/$n.leaf" "$T/ca.pem" >"$T/$n.pem" || fail "openssl: making $n"
+}
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 400 \
+	-subj "/CN=acme CA" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=keyCertSign 2>/dev/null || fail "openssl: CA"
+printf 'extendedKeyUsage=serverAuth,clientAuth\n' >"$T/ext"
+mkcert shared rsa:2048
+mkcert dpine rsa:2048
+mkcert ecdsa ec -pkeyopt ec_paramgen_curve:P-256
+set_certs() { # DPINE-NAME CPINE-NAME
+	rc "$RC" "$CTL" cluster certificate set internal dpine_certificate_file "$T/$1.pem" \
+		dpine_key_file "$T/$1.key" cpine_certificate_file "$T/$2.pem" cpine_key_file "$T/$2.key"
+}
+RC=1 set_certs ecdsa ecdsa;                               err_has "ECDSA keys are not supported"
+cp "$T/shared.leaf" "$T/leafonly.pem"; cp "$T/shared.key" "$T/leafonly.key"
+RC=1 set_certs leafonly leafonly;                         err_has "chain is missing"
+cp "$T/shared.pem" "$T/mismatch.pem"; cp "$T/dpine.key" "$T/mismatch.key"
+RC=1 set_certs mismatch mismatch;                         err_has "private key does not match"
+ok "$CTL" cluster certificate show --json
+expect_eq "still internal after refusals" "$(json .mode)" internal
+RC=0 set_certs shared shared
+ok "$CTL" cluster certificate show --json
+expect_eq "mode after upload" "$(json .mode)" customer
+expect_eq "one cert for both planes" "$(json .ccs_internode_encryption.serial)" \
+	"$(json .data_internode_encryption.serial)"
+expect_eq "cp subject" "$(json .ccs_internode_encryption.subject | grep -o 'CN=shared')" CN=shared
+json '.. | objects | keys[]' | grep -qi 'key$' && fail "certificate GET shows a key field"
+RC=0 set_certs dpine shared
+ok "$CTL" cluster certificate show --json
+expect_eq "separate dp subject" "$(json .data_internode_encryption.subject | grep -o 'CN=dpine')" CN=dpine
+expect_eq "separate cp subject" "$(json .ccs_internode_encryption.subject | grep -o 'CN=shared')" CN=shared
+rc 1 "$CTL" cluster certificate rotate;                   err_has "not rotated"
 rc 1 "$CTL" cluster certificate set internal dpine_certificate_file "$T/none.pem" \
-	dpine_key_file "$T/k.pem"
+	dpine_key_file "$T/shared.key"
 err_has "none.pem"
 
 # --- join (control plane endpoints) ---------------------------------------
@@ -152,19 +187,23 @@ ok "$CTL" status --json
 expect_eq "status cluster" "$(json .cluster_id)" "$CID"
 expect_eq "status node" "$(json '.nodes[0].name')" n1
 expect_eq "status offload" "$(json '.nodes[0].offload')" software
-expect_eq "status alerts" "$(json '.alerts[0].name')" kernel_tls_unavailable
+expect_eq "status alerts" "$(json '[.alerts[].name] | index("kernel_tls_unavailable") != null')" true
+expect_eq "status cert mode" "$(json '.nodes[0].certificates.mode')" customer
+[ "$(json '.nodes[0].certificates.data_internode_encryption.seconds_left')" -gt 86400 ] ||
+	fail "status: no certificate expiry"
 ok "$CTL" status
 grep -q "node 1 (n1)" "$T/out" || fail "status: $(cat "$T/out")"
 grep -q "kernel_tls_unavailable" "$T/out" || fail "status alerts: $(cat "$T/out")"
 ok "$CTL" alerts --json
-expect_eq "alerts" "$(json '.[0].severity')" warning
+expect_eq "alerts" "$(json '.[] | select(.name == "kernel_tls_unavailable") | .severity')" warning
 
 # --- metrics (curl speaks HTTP over the Unix socket too) --------------------
 if command -v curl >/dev/null; then
 	VER=$(jq -r .version "$T/state/config.json")
 	curl -s --unix-socket "$INE_API_SOCKET" http://localhost/metrics >"$T/out"
 	grep -q "^ine_config_version $VER\$" "$T/out" || fail "metrics version: $(grep version "$T/out")"
-	grep -q '^ine_alerts 1$' "$T/out" || fail "metrics alerts"
+	grep -q '^ine_alerts 1$' "$T/out" || fail "metrics alerts: $(grep alerts "$T/out")"
+	grep -q '^ine_certificate_expiry_seconds{plane="data"} [0-9]' "$T/out" || fail "metrics cert expiry"
 fi
 
 # --- SIGHUP: good config swapped in whole; bad config refused -------------
