@@ -74,7 +74,8 @@ int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir
 	memset(d, 0, sizeof(*d));
 	d->base = base;
 	if (!(d->state_dir = strdup(state_dir)) ||
-	    path_join(&d->config_path, state_dir, "config.json")) {
+	    path_join(&d->config_path, state_dir, "config.json") ||
+	    path_join(&d->pki_dir, state_dir, "pki")) {
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -98,9 +99,9 @@ int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir
 		struct pki_state *pki = NULL;
 		struct pki_err perr = { "" };
 
-		rc = pki_state_load(state_dir, &pki, &perr);
+		rc = pki_state_load(d->pki_dir, &pki, &perr);
 		if (rc && rc != -ENOENT) {
-			snprintf(err, errlen, "PKI state in %s: %s", state_dir,
+			snprintf(err, errlen, "PKI state in %s: %s", d->pki_dir,
 				 perr.msg[0] ? perr.msg : strerror(-rc));
 			goto err;
 		}
@@ -132,9 +133,10 @@ void daemon_fini(struct daemon *d)
 	d->pki = NULL;
 	config_free(d->cfg);
 	free(d->config_path);
+	free(d->pki_dir);
 	free(d->state_dir);
 	d->cfg = NULL;
-	d->config_path = d->state_dir = NULL;
+	d->config_path = d->state_dir = d->pki_dir = NULL;
 }
 
 int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, void *arg)
@@ -504,7 +506,7 @@ static int op_cluster_create(void *ctx, struct api_req *req, const char *name,
 	int rc;
 
 	if (d->pki) {
-		snprintf(err, errlen, "%s already holds PKI state for cluster %s", d->state_dir,
+		snprintf(err, errlen, "%s already holds PKI state for cluster %s", d->pki_dir,
 			 pki_state_cluster_id(d->pki));
 		return -EEXIST;
 	}
@@ -518,7 +520,7 @@ static int op_cluster_create(void *ctx, struct api_req *req, const char *name,
 	if ((rc = config_node_add(next, &n)))
 		goto err;
 	snprintf(next->cluster_name, sizeof(next->cluster_name), "%s", name);
-	rc = pki_state_create(d->state_dir, n.id, n.name, clock_now(), &pki, &perr);
+	rc = pki_state_create(d->pki_dir, n.id, n.name, clock_now(), &pki, &perr);
 	if (rc) {
 		snprintf(err, errlen, "creating the cluster CA and certificates: %s",
 			 perr.msg[0] ? perr.msg : strerror(-rc));

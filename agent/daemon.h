@@ -36,6 +36,7 @@ struct daemon {
 	struct event_base *base;
 	char *state_dir;
 	char *config_path;        /* <state_dir>/config.json */
+	char *pki_dir;            /* <state_dir>/pki (pki.h's store) */
 	struct config *cfg;       /* live; never NULL after daemon_init */
 	uint32_t self_node;       /* this node's uid, 0 before create/join */
 	struct api *api;
@@ -56,8 +57,9 @@ struct daemon {
 	int n_watch;
 };
 
-/* Loads <state_dir>/config.json (or starts empty) and the PKI state in the
- * same directory (current -> gen-N, see pki.h); starts the PKI timer. */
+/* Loads <state_dir>/config.json (or starts empty) and the PKI state in
+ * <state_dir>/pki (current -> gen-N, see pki.h; the control plane's
+ * default pki_dir too); starts the PKI timer. */
 int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir,
 		char *err, size_t errlen);
 void daemon_fini(struct daemon *d);
