@@ -217,8 +217,16 @@ static int target_from_json(const json_t *j, struct config_target *t,
 	    (rc = get_str(j, "address", addr, sizeof(addr), true, where, err, errlen)))
 		return rc;
 	if (config_hostport_parse(addr, t->host, sizeof(t->host), &t->port))
-		return fail(err, errlen, "%s.address: expected \"host:port\" with port 1..65535",
+		return fail(err, errlen, "%s.address: expected \"ip:port\" with port 1..65535",
 			    where);
+	{
+		/* The relay connects without blocking on DNS: numeric only. */
+		unsigned char buf[sizeof(struct in6_addr)];
+
+		if (inet_pton(AF_INET, t->host, buf) != 1 && inet_pton(AF_INET6, t->host, buf) != 1)
+			return fail(err, errlen, "%s.address: \"%s\" is not a numeric IPv4 or "
+				    "IPv6 address", where, t->host);
+	}
 	t->node = (uint32_t)node;
 	return 0;
 }

@@ -96,7 +96,8 @@ expect_eq "db2 inherits policy" "$(json .data_internode_encryption)" true
 ok "$CTL" db create db3 data_internode_encryption disabled --json
 expect_eq "db3 explicit" "$(json .data_internode_encryption)" false
 rc 1 "$CTL" db create db1;                                err_has '"db1" used twice'
-rc 1 "$CTL" db create db4 target s 7 h:1;                 err_has "no node 7"
+rc 1 "$CTL" db create db4 target s 7 10.0.0.1:1;          err_has "no node 7"
+rc 1 "$CTL" db create db4 target s 1 redis.local:6379;    err_has "not a numeric"
 rc 1 "$CTL" db create db4 target s 1 nohostport;          err_has "address"
 ok "$CTL" tune db 1 data_internode_encryption enabled
 grep -q "database 1: data_internode_encryption enabled" "$T/out" || fail "tune db: $(cat "$T/out")"
@@ -215,7 +216,7 @@ ok "$CTL" cluster show --json
 expect_eq "reloaded version" "$(json .version)" $((VER + 1))
 expect_eq "reloaded policy" "$(json .policy.data_internode_encryption)" false
 # A configuration with a dangling reference: refused, old one keeps running.
-jq '.bdbs[0].targets = [{"name":"x","node":9,"address":"h:1"}] | .version += 1' \
+jq '.bdbs[0].targets = [{"name":"x","node":9,"address":"10.0.0.9:1"}] | .version += 1' \
 	"$T/state/config.json" >"$T/bad.json"
 cp "$T/bad.json" "$T/state/config.json"
 kill -HUP "$PID"; sleep 0.3

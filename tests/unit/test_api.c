@@ -348,10 +348,14 @@ Test(api, bdbs_create_bad_input_changes_nothing)
 		     "database 1");
 	expect_error("POST", "/v1/bdbs",
 		     "{\"name\": \"db2\", \"targets\": [{\"name\": \"s\", \"node\": 4, "
-		     "\"address\": \"h:1\"}]}", 400, "invalid_config", "targets[0].node: no node 4");
+		     "\"address\": \"10.0.0.1:1\"}]}", 400, "invalid_config", "targets[0].node: no node 4");
 	expect_error("POST", "/v1/bdbs",
 		     "{\"name\": \"db2\", \"targets\": [{\"name\": \"s\", \"node\": 1, "
 		     "\"address\": \"h\"}]}", 400, "invalid_parameter", "body.targets[0].address");
+	expect_error("POST", "/v1/bdbs",
+		     "{\"name\": \"db2\", \"targets\": [{\"name\": \"s\", \"node\": 1, "
+		     "\"address\": \"redis.local:6379\"}]}", 400, "invalid_parameter",
+		     "not a numeric IPv4 or IPv6 address");
 	cr_expect_eq(version(), v, "a refused request changed the configuration");
 }
 

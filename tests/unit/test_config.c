@@ -110,6 +110,12 @@ static void e_target_addr(json_t *j)
 						   "targets"), 1);
 	json_object_set_new(t, "address", json_string("::1:6380"));
 }
+static void e_target_dns(json_t *j)
+{
+	json_t *t = json_array_get(json_object_get(json_array_get(json_object_get(j, "bdbs"), 0),
+						   "targets"), 0);
+	json_object_set_new(t, "address", json_string("redis.local:6379"));
+}
 static void e_route_target(json_t *j)
 {
 	json_object_set_new(json_array_get(json_object_get(j, "routes"), 0), "target",
@@ -167,7 +173,8 @@ static const struct bad_case bad_cases[] = {
 		{ e_dup_node, "nodes[1].uid: 1 used twice" },
 		{ e_target_node, "bdbs[0].targets[0].node: no node 9" },
 		{ e_target_addr, "bdbs[0].targets[1].address" },
-		{ e_route_target, "routes[0].target: database 1 has no target \"nope\"" },
+		{ e_target_dns, "bdbs[0].targets[0].address: \"redis.local\" is not a numeric" },
+	{ e_route_target, "routes[0].target: database 1 has no target \"nope\"" },
 		{ e_route_peer_mismatch, "is on node 1, not peer_node 2" },
 		{ e_route_port, "routes[0].listen_port: 3342 is the internode port" },
 		{ e_route_port_range, "routes[0].listen_port: must be 1..65535" },
