@@ -75,6 +75,11 @@ void pki_pem_free(char *pem, size_t len);
 int pki_spki_sha256(X509 *cert, uint8_t out[32]);
 /* Random cluster id: a UUID v4 string (37 bytes with the NUL). */
 int pki_cluster_id_new(char out[37]);
+/* Tests only: supply RSA keys instead of generating them (generation costs
+ * 50 ms to 1 s each).  fn returns a new reference to a key of `bits` bits;
+ * fn = NULL restores real generation. */
+typedef EVP_PKEY *(*pki_keygen_fn)(int bits, void *arg);
+void pki_set_keygen(pki_keygen_fn fn, void *arg);
 
 /* ---------------------------------------------------------------- CA
  * The cluster CA: RSA-3072, self-signed, CN="ine cluster CA", O=ine,

@@ -13,7 +13,7 @@
 
 int pki_node_keygen(EVP_PKEY **key, struct pki_err *err)
 {
-	*key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)PKI_NODE_BITS);
+	*key = pki_rsa_keygen(PKI_NODE_BITS);
 	if (!*key) {
 		ERR_clear_error();
 		pki_err_set(err, "cannot generate an RSA-%d key", PKI_NODE_BITS);
