@@ -22,6 +22,8 @@
 #include "config.h"
 
 struct pki_state;
+struct inenl;
+struct metrics_snapshot;
 
 #define DAEMON_STATE_DIR  "/var/lib/ine"
 #define DAEMON_MAX_WATCH  8
@@ -43,6 +45,7 @@ struct daemon {
 	struct pki_state *pki;    /* NULL before create/join */
 	struct event *pki_timer;  /* pki_state_tick: rotation, fallback, alerts */
 	bool kmod_loaded;         /* ine.ko present */
+	struct inenl *nl;         /* ine.ko client; NULL without the module */
 	bool ktls_available;      /* kernel has the tls ULP */
 
 	/* Hooks other parts install (all optional). */
@@ -50,6 +53,11 @@ struct daemon {
 	void *commit_arg;
 	daemon_json_fn status_peers;    /* control plane: other nodes' status */
 	void *status_peers_arg;
+	/* Without ine.ko: the agent's own sessions (array) and counters
+	 * (relay glue); with it, ine.ko's registry is the one source. */
+	daemon_json_fn sessions_local;
+	void (*metrics_fill)(void *arg, struct metrics_snapshot *m);
+	void *sessions_arg;
 	struct {
 		daemon_watch_fn fn;
 		void *arg;
@@ -63,6 +71,10 @@ struct daemon {
 int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir,
 		char *err, size_t errlen);
 void daemon_fini(struct daemon *d);
+
+/* Open ine.ko's netlink family; without the module the agent carries on
+ * (returns the negative errno, d->nl stays NULL) and says so. */
+int daemon_kmod_open(struct daemon *d);
 
 /* Re-read the configuration from disk (SIGHUP): swapped in only if whole
  * and valid; otherwise -errno, err says why, and the old one stays. */
