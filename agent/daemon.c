@@ -155,11 +155,13 @@ void daemon_fini(struct daemon *d)
 	d->config_path = d->state_dir = d->pki_dir = NULL;
 }
 
-int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, void *arg)
+int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, daemon_check_fn check,
+		     void *arg)
 {
 	if (d->n_watch >= DAEMON_MAX_WATCH)
 		return -ENOSPC;
 	d->watch[d->n_watch].fn = fn;
+	d->watch[d->n_watch].check = check;
 	d->watch[d->n_watch].arg = arg;
 	d->n_watch++;
 	return 0;
@@ -213,12 +215,25 @@ static void log_changes(const struct config *o, const struct config *n)
 			   n->certs.generation);
 }
 
+static int watch_check(struct daemon *d, const struct config *next, char *err,
+		       size_t errlen)
+{
+	int rc;
+
+	for (int i = 0; i < d->n_watch; i++)
+		if (d->watch[i].fn && d->watch[i].check &&
+		    (rc = d->watch[i].check(d->watch[i].arg, next, d->self_node, err, errlen)))
+			return rc;
+	return 0;
+}
+
 int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t errlen)
 {
 	struct config *old = d->cfg;
 	int rc;
 
-	if ((rc = config_validate(next, err, errlen)))
+	if ((rc = config_validate(next, err, errlen)) ||
+	    (rc = watch_check(d, next, err, errlen)))
 		goto refuse;
 	if (next->version < old->version) {
 		snprintf(err, errlen, "configuration version %llu is older than %llu in force",
@@ -235,7 +250,8 @@ int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t
 	log_msg(LOG_LVL_INFO, "configuration version %llu in force",
 		   (unsigned long long)next->version);
 	for (int i = 0; i < d->n_watch; i++)
-		d->watch[i].fn(d->watch[i].arg, old, next);
+		if (d->watch[i].fn)
+			d->watch[i].fn(d->watch[i].arg, old, next);
 	config_free(old);
 	return 0;
 refuse:
@@ -267,7 +283,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	/* Same path as any change, minus the version check: an operator
 	 * restoring an older file on purpose is obeyed. */
-	if ((rc = config_validate(next, err, errlen))) {
+	if ((rc = config_validate(next, err, errlen)) ||
+	    (rc = watch_check(d, next, err, errlen))) {
 		config_free(next);
 		return rc;
 	}
@@ -277,7 +294,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		d->cfg = next;
 		log_changes(old, next);
 		for (int i = 0; i < d->n_watch; i++)
-			d->watch[i].fn(d->watch[i].arg, old, next);
+			if (d->watch[i].fn)
+				d->watch[i].fn(d->watch[i].arg, old, next);
 		config_free(old);
 	}
 	return 0;
@@ -537,6 +555,13 @@ static json_t *op_alerts_get(void *ctx)
 				ps->message[0] ? ps->message : pki_alert_str(ps->alert),
 				"seconds_left", (json_int_t)(ps->not_after - clock_now())));
 		}
+	}
+	if (a && d->alerts_extra) {
+		json_t *x = d->alerts_extra(d->alerts_extra_arg);
+
+		if (x)
+			json_array_extend(a, x);
+		json_decref(x);
 	}
 	if (a && !d->ktls_available)
 		json_array_append_new(a, json_pack(

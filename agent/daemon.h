@@ -33,6 +33,10 @@ typedef void (*daemon_watch_fn)(void *arg, const struct config *old,
 typedef int (*daemon_commit_fn)(void *arg, struct api_req *req, struct config *next,
 				char *err, size_t errlen);
 typedef json_t *(*daemon_json_fn)(void *arg);
+/* A candidate configuration may be refused (before the swap) by a part
+ * that could not run it: -EINVAL and err. */
+typedef int (*daemon_check_fn)(void *arg, const struct config *next, uint32_t self,
+			       char *err, size_t errlen);
 
 struct daemon {
 	struct event_base *base;
@@ -60,8 +64,11 @@ struct daemon {
 	void *sessions_arg;
 	struct {
 		daemon_watch_fn fn;
+		daemon_check_fn check;  /* optional */
 		void *arg;
 	} watch[DAEMON_MAX_WATCH];
+	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
+	void *alerts_extra_arg;
 	int n_watch;
 };
 
@@ -80,7 +87,8 @@ int daemon_kmod_open(struct daemon *d);
  * and valid; otherwise -errno, err says why, and the old one stays. */
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
 
-int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, void *arg);
+int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, daemon_check_fn check,
+		     void *arg);
 
 /* Apply `next` as is (ownership passes, freed on failure).  -ESTALE if its
  * version is older than the live one. */
