@@ -23,6 +23,7 @@
 
 struct pki_state;
 struct inenl;
+struct daemon_relay;
 struct metrics_snapshot;
 
 #define DAEMON_STATE_DIR  "/var/lib/ine"
@@ -67,6 +68,7 @@ struct daemon {
 		daemon_check_fn check;  /* optional */
 		void *arg;
 	} watch[DAEMON_MAX_WATCH];
+	struct daemon_relay *relay;          /* data-plane glue (daemon_relay.c) */
 	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
 	void *alerts_extra_arg;
 	int n_watch;

@@ -13,6 +13,7 @@
 #include "config_relay.h"
 #include "daemon_relay.h"
 #include "inenl.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "tls.h"
@@ -30,6 +31,10 @@ struct dr_session {
 struct daemon_relay {
 	struct daemon *d;
 	struct relay *r;
+	bool own_relay;            /* created here (daemon_relay_listener) */
+	SSL_CTX *ctx;              /* the relay's client context */
+	SSL_CTX *(*ctx_new)(void *arg);
+	void *ctx_arg;
 	struct dr_session *sessions;
 	char error[CONFIG_ERR_MAX];
 };
@@ -233,6 +238,7 @@ int daemon_relay_new(struct daemon *d, struct daemon_relay **out)
 	d->sessions_arg = dr;
 	d->alerts_extra = alerts;
 	d->alerts_extra_arg = dr;
+	d->relay = dr;
 	*out = dr;
 	return 0;
 }
@@ -258,6 +264,11 @@ void daemon_relay_free(struct daemon_relay *dr)
 	for (int i = 0; i < dr->d->n_watch; i++)
 		if (dr->d->watch[i].arg == dr)
 			dr->d->watch[i].fn = NULL, dr->d->watch[i].check = NULL;
+	if (dr->d->relay == dr)
+		dr->d->relay = NULL;
+	if (dr->own_relay)
+		relay_free(dr->r);
+	tls_ctx_free(dr->ctx);
 	for (s = dr->sessions; s; s = n) {
 		n = s->next;
 		free(s);
@@ -268,4 +279,58 @@ void daemon_relay_free(struct daemon_relay *dr)
 const char *daemon_relay_error(const struct daemon_relay *dr)
 {
 	return dr->error;
+}
+
+void daemon_relay_ctx_source(struct daemon_relay *dr, SSL_CTX *(*ctx_new)(void *arg), void *arg)
+{
+	dr->ctx_new = ctx_new;
+	dr->ctx_arg = arg;
+}
+
+int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
+{
+	const struct config_node *self;
+	struct relay_hooks h;
+	char host[CONFIG_ADDR_MAX];
+	uint16_t port;
+	int rc;
+
+	if (!dr->r) {
+		if (!dr->ctx_new || !(dr->ctx = dr->ctx_new(dr->ctx_arg))) {
+			log_msg(LOG_LVL_ERR, "data plane: no TLS context for this node's "
+				"certificates; the relay is not started");
+			return -ENOKEY;
+		}
+		daemon_relay_hooks(&h, dr);
+		dr->r = relay_new(dr->d->base, dr->ctx, &h);
+		if (!dr->r)
+			return -ENOMEM;
+		dr->own_relay = true;
+		self = config_node_find(dr->d->cfg, dr->d->self_node);
+		/* The node's address is "ip" or "ip:port" (that port is 3342's). */
+		if (!self || config_hostport_parse(self->address, host, sizeof(host), &port))
+			snprintf(host, sizeof(host), "%s", self ? self->address : "");
+		rc = relay_listen_plain(dr->r, host, ROUTE_PLAIN_PORT);
+		if (rc)
+			log_msg(LOG_LVL_WARN, "data plane: plaintext listener on %s:%u: %s "
+				"(databases without encryption cannot reach this node)",
+				host, ROUTE_PLAIN_PORT, strerror(-rc));
+		if (daemon_relay_attach(dr, dr->r))
+			log_msg(LOG_LVL_ERR, "data plane: %s", dr->error);
+		log_msg(LOG_LVL_INFO, "data plane up: relay serving %s",
+			self ? self->name : "this node");
+	}
+	rc = listener_set_handler(l, RELAY_ALPN, relay_accept_tls, dr->r);
+	if (rc)
+		log_msg(LOG_LVL_ERR, "data plane: cannot take %s connections: %s", RELAY_ALPN,
+			strerror(-rc));
+	return rc;
+}
+
+void daemon_relay_pki_changed(struct daemon_relay *dr)
+{
+	if (dr->r)
+		log_msg(LOG_LVL_INFO, "data plane: certificates changed; outgoing relay "
+			"connections keep the previous client certificate (still trusted) "
+			"until the agent restarts");
 }

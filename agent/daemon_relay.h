@@ -14,6 +14,8 @@
 #define INE_DAEMON_RELAY_H
 
 #include "daemon.h"
+#include <openssl/ssl.h>
+
 #include "relay.h"
 
 struct daemon_relay;
@@ -26,6 +28,19 @@ int daemon_relay_new(struct daemon *d, struct daemon_relay **out);
 /* Bind the relay: applies the live configuration now and every later one. */
 int daemon_relay_attach(struct daemon_relay *dr, struct relay *r);
 void daemon_relay_free(struct daemon_relay *dr);
+
+/* The data plane comes up with membership: when the control plane opens
+ * (or reopens) port 3342, create the relay on first use with a client
+ * SSL_CTX from ctx_new(ctx_arg) (this node's credentials; owned by the
+ * glue), listen for plaintext data-plane connections on this node's
+ * address, and hand "ine-dp/1" connections on `l` to the relay. */
+struct listener;
+void daemon_relay_ctx_source(struct daemon_relay *dr, SSL_CTX *(*ctx_new)(void *arg),
+			     void *arg);
+int daemon_relay_listener(struct daemon_relay *dr, struct listener *l);
+/* This node's certificates changed: new outgoing data-plane connections
+ * should present the new ones (needs relay support; logged until then). */
+void daemon_relay_pki_changed(struct daemon_relay *dr);
 
 /* The last relay_apply_config error, "" when none (for alerts). */
 const char *daemon_relay_error(const struct daemon_relay *dr);
