@@ -68,6 +68,15 @@ struct tls_config {
 	X509 *cert;			/* own leaf; NULL only for a joining client */
 	EVP_PKEY *key;			/* its RSA key */
 	STACK_OF(X509) *chain;		/* intermediates sent after the leaf, or NULL */
+	/*
+	 * A node has one certificate per plane (CPINE, DPINE): when dp_cert is
+	 * set it is presented on the data plane ("ine-dp/1") and cert on the
+	 * control plane and joins; when NULL, cert serves both planes.  A
+	 * server picks by the client's ALPN offer.
+	 */
+	X509 *dp_cert;
+	EVP_PKEY *dp_key;
+	STACK_OF(X509) *dp_chain;
 	X509_STORE *trust;		/* cluster CA(s); NULL = pinned mode (see top) */
 	tls_verify_peer_fn verify_peer;	/* NULL = chain check only (tests, join) */
 	void *verify_arg;
@@ -106,7 +115,7 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server);
 void tls_ctx_free(SSL_CTX *ctx);
 
 /*
- * Wrap a connected, non-blocking socket.  Client: alpn is the one ALPN
+ * Wrap a connected, non-blocking socket (TCP_NODELAY is set on it: see tls.c).  Client: alpn is the one ALPN
  * offered.  Server: pass TLS_ALPN_NONE (the client's offer is matched
  * against cfg->accept_alpn).  NULL on allocation failure.
  */
