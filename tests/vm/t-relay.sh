@@ -85,7 +85,8 @@ rstat() {
 }
 # kstat NODE KEY: /proc/net/tls_stat in that node's namespace
 kstat() { ip netns exec node$1 awk -v k="$2" '$1 == k {print $2}' /proc/net/tls_stat; }
-client() { n1 "$RN" client "$@" || fail "client $*"; }
+agent_logs() { for i in 1 2; do echo "--- node$i agent log (tail)"; tail -n 15 "$T/agent$i.log"; done >&2; }
+client() { n1 "$RN" client "$@" || { agent_logs; fail "client $*"; }; }
 
 conf false
 n2 "$RN" target --port 6001 &
