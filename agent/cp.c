@@ -2139,19 +2139,22 @@ json_t *cp_status_peers(struct cp *cp)
 
 		if (n->id == cp_node_id(cp))
 			continue;
-		o = json_pack("{s:i, s:s, s:s, s:b, s:b}", "node_id", (int)n->id,
-			      "name", n->name, "address", n->address,
-			      "primary", n->id == cp_primary_id(cp),
-			      "connected", p && p->up);
+		/* the node's own status object (same shape as ours), with what
+		 * this node knows about it on top */
+		o = p && json_is_object(p->status) ? json_deep_copy(p->status) :
+						     json_object();
 		if (!o)
 			continue;
-		if (p && p->status) {
-			json_object_set(o, "status", p->status);
+		json_object_set_new(o, "uid", json_integer(n->id));
+		json_object_set_new(o, "node_id", json_integer(n->id));
+		json_object_set_new(o, "name", json_string(n->name));
+		json_object_set_new(o, "address", json_string(n->address));
+		json_object_set_new(o, "primary", json_boolean(n->id == cp_primary_id(cp)));
+		json_object_set_new(o, "connected", json_boolean(p && p->up));
+		json_object_set_new(o, "reported", json_boolean(p && p->status));
+		if (p && p->status)
 			json_object_set_new(o, "status_age_s",
 					    json_integer(now - p->status_at));
-		} else {
-			json_object_set_new(o, "status", json_null());
-		}
 		if (p && !p->up && p->last_error[0])
 			json_object_set_new(o, "error", json_string(p->last_error));
 		json_array_append_new(arr, o);

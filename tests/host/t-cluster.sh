@@ -186,6 +186,15 @@ for n in 1 2; do
 	[ "$(json ".nodes[] | select(.node_id == $n) | .connected")" = true ] ||
 		fail "node 3 not connected to node $n: $(cat "$T/out")"
 done
+# node 3 shows nodes 1 and 2's own certificates (as they report them)
+for n in 1 2; do
+	ok $n GET /v1/status
+	q=".nodes[] | select(.uid == $n) | .certificates.ccs_internode_encryption.serial"
+	s=$(json "$q")
+	[ -n "$s" ] && [ "$s" != null ] || fail "node $n reports no certificate: $(cat "$T/out")"
+	eventually 10 3 "$q" "$s" /v1/status
+done
+note "status on node 3 shows every node's certificates"
 
 # --- a node that was down catches up ----------------------------------------
 stop 2
