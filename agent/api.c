@@ -406,7 +406,7 @@ int api_create(struct event_base *base, const struct api_options *opt,
 	/* Read and drop an oversized body before closing, so the client sees
 	 * the 413 instead of a reset. */
 	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_timeout(api->http, 30);
+	evhttp_set_timeout(api->http, 120);  /* cluster create makes RSA keys */
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(api->http, on_request, api);

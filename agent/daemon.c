@@ -10,9 +10,11 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 
 #include "clock.h"
 #include "daemon.h"
+#include "inenl.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -124,8 +126,22 @@ err:
 	return rc;
 }
 
+int daemon_kmod_open(struct daemon *d)
+{
+	int rc = inenl_open(&d->nl);
+
+	if (rc) {
+		d->nl = NULL;
+		log_msg(LOG_LVL_WARN, "ine.ko not available (%s): status shows the agent's "
+			"own sessions and no plaintext guard runs", strerror(-rc));
+	}
+	return rc;
+}
+
 void daemon_fini(struct daemon *d)
 {
+	inenl_close(d->nl);
+	d->nl = NULL;
 	if (d->pki_timer)
 		event_free(d->pki_timer);
 	d->pki_timer = NULL;
@@ -139,11 +155,13 @@ void daemon_fini(struct daemon *d)
 	d->config_path = d->state_dir = d->pki_dir = NULL;
 }
 
-int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, void *arg)
+int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, daemon_check_fn check,
+		     void *arg)
 {
 	if (d->n_watch >= DAEMON_MAX_WATCH)
 		return -ENOSPC;
 	d->watch[d->n_watch].fn = fn;
+	d->watch[d->n_watch].check = check;
 	d->watch[d->n_watch].arg = arg;
 	d->n_watch++;
 	return 0;
@@ -197,12 +215,25 @@ static void log_changes(const struct config *o, const struct config *n)
 			   n->certs.generation);
 }
 
+static int watch_check(struct daemon *d, const struct config *next, char *err,
+		       size_t errlen)
+{
+	int rc;
+
+	for (int i = 0; i < d->n_watch; i++)
+		if (d->watch[i].fn && d->watch[i].check &&
+		    (rc = d->watch[i].check(d->watch[i].arg, next, d->self_node, err, errlen)))
+			return rc;
+	return 0;
+}
+
 int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t errlen)
 {
 	struct config *old = d->cfg;
 	int rc;
 
-	if ((rc = config_validate(next, err, errlen)))
+	if ((rc = config_validate(next, err, errlen)) ||
+	    (rc = watch_check(d, next, err, errlen)))
 		goto refuse;
 	if (next->version < old->version) {
 		snprintf(err, errlen, "configuration version %llu is older than %llu in force",
@@ -219,7 +250,8 @@ int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t
 	log_msg(LOG_LVL_INFO, "configuration version %llu in force",
 		   (unsigned long long)next->version);
 	for (int i = 0; i < d->n_watch; i++)
-		d->watch[i].fn(d->watch[i].arg, old, next);
+		if (d->watch[i].fn)
+			d->watch[i].fn(d->watch[i].arg, old, next);
 	config_free(old);
 	return 0;
 refuse:
@@ -251,7 +283,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	/* Same path as any change, minus the version check: an operator
 	 * restoring an older file on purpose is obeyed. */
-	if ((rc = config_validate(next, err, errlen))) {
+	if ((rc = config_validate(next, err, errlen)) ||
+	    (rc = watch_check(d, next, err, errlen))) {
 		config_free(next);
 		return rc;
 	}
@@ -261,7 +294,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		d->cfg = next;
 		log_changes(old, next);
 		for (int i = 0; i < d->n_watch; i++)
-			d->watch[i].fn(d->watch[i].arg, old, next);
+			if (d->watch[i].fn)
+				d->watch[i].fn(d->watch[i].arg, old, next);
 		config_free(old);
 	}
 	return 0;
@@ -409,19 +443,85 @@ static int op_certs_rotate(void *ctx, struct api_req *req, char *err, size_t err
 	return daemon_config_commit(d, req, next, err, errlen);
 }
 
+static void addr_str(uint16_t family, const uint8_t *a, uint16_t port, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+static int session_json(const struct inenl_session *s, void *arg)
+{
+	char local[64], remote[64];
+	json_t *o;
+
+	addr_str(s->family, s->saddr, s->sport, local, sizeof(local));
+	addr_str(s->family, s->daddr, s->dport, remote, sizeof(remote));
+	o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+		      "s:I, s:I, s:I, s:s, s:I, s:b}",
+		      "id", (json_int_t)s->id, "plane", inenl_plane_name(s->plane),
+		      "state", inenl_state_name(s->state), "bdb", (json_int_t)s->db_id,
+		      "peer_node", (json_int_t)s->peer_node_id, "peer_name", s->peer_name,
+		      "local", local, "remote", remote,
+		      "tls_version", inenl_version_name(s->tls_version),
+		      "cipher", inenl_cipher_name(s->cipher),
+		      "tx_offload", inenl_conf_name(s->tx_conf),
+		      "rx_offload", inenl_conf_name(s->rx_conf),
+		      "bytes_sent", (json_int_t)s->bytes_sent,
+		      "bytes_received", (json_int_t)s->bytes_received,
+		      "age_s", (json_int_t)(s->age_ms / 1000), "cert_serial", s->cert_serial,
+		      "cert_expiry", (json_int_t)s->cert_expiry, "key_warn", s->key_warn);
+	return o && !json_array_append_new(arg, o) ? 0 : -ENOMEM;
+}
+
+/* ine.ko's registry; a dump interrupted by a change is retried. */
+static json_t *kmod_sessions(struct daemon *d)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		json_t *a = json_array();
+		int rc = a ? inenl_session_dump(d->nl, session_json, a) : -ENOMEM;
+
+		if (rc == 0)
+			return a;
+		json_decref(a);
+		if (rc != -EINTR) {
+			log_msg(LOG_LVL_WARN, "reading sessions from ine.ko: %s", strerror(-rc));
+			break;
+		}
+	}
+	return json_array();
+}
+
+static json_t *sessions_get(struct daemon *d, const char **source)
+{
+	json_t *a;
+
+	if (d->nl) {
+		*source = "ine.ko";
+		return kmod_sessions(d);
+	}
+	*source = "agent";
+	a = d->sessions_local ? d->sessions_local(d->sessions_arg) : NULL;
+	return a ? a : json_array();
+}
+
 static json_t *op_status_local(void *ctx)
 {
 	struct daemon *d = ctx;
 	const struct config_node *n = config_node_find(d->cfg, d->self_node);
+	const char *source;
+	json_t *sessions;
 
 	probe_kernel(d);
-	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:[], s:o, s:I}",
+	sessions = sessions_get(d, &source);
+	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:I}",
 			 "uid", (json_int_t)d->self_node, "name", n ? n->name : "local",
-			 "kernel_module_loaded", d->kmod_loaded,
+			 "kernel_module_loaded", d->nl != NULL,
 			 "kernel_tls_available", d->ktls_available,
 			 "offload", d->ktls_available ? "kernel" : "software",
-			 "sessions_source", d->kmod_loaded ? "ine.ko" : "agent",
-			 "sessions", "certificates", op_certs_get(d),
+			 "sessions_source", source,
+			 "sessions", sessions, "certificates", op_certs_get(d),
 			 "config_version", (json_int_t)d->cfg->version);
 }
 
@@ -456,6 +556,13 @@ static json_t *op_alerts_get(void *ctx)
 				"seconds_left", (json_int_t)(ps->not_after - clock_now())));
 		}
 	}
+	if (a && d->alerts_extra) {
+		json_t *x = d->alerts_extra(d->alerts_extra_arg);
+
+		if (x)
+			json_array_extend(a, x);
+		json_decref(x);
+	}
 	if (a && !d->ktls_available)
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:s}", "name", "kernel_tls_unavailable", "severity",
@@ -484,9 +591,34 @@ static int op_metrics_write(void *ctx, FILE *out)
 			m.cert_seconds_left[p] = st.plane[p].not_after - now;
 		}
 	}
+	if (d->nl) {
+		struct inenl_totals t;
+		json_t *ss = kmod_sessions(d), *e;
+		size_t i;
+
+		json_array_foreach(ss, i, e) {
+			const char *pl = json_string_value(json_object_get(e, "plane"));
+			const char *stn = json_string_value(json_object_get(e, "state"));
+			int p = pl && !strcmp(pl, "control") ? CONFIG_PLANE_CP : CONFIG_PLANE_DP;
+
+			for (int k = 0; k < METRICS_STATE_N; k++)
+				if (stn && !strcmp(stn, metrics_state_name(k)))
+					m.sessions[p][k]++;
+			m.bytes_tx[p] += (uint64_t)json_integer_value(json_object_get(e, "bytes_sent"));
+			m.bytes_rx[p] += (uint64_t)json_integer_value(
+				json_object_get(e, "bytes_received"));
+		}
+		json_decref(ss);
+		if (inenl_totals_get(d->nl, &t) == 0) {
+			m.guard_dropped = t.guard.dropped;
+			m.guard_audited = t.guard.unregistered;
+		}
+	} else if (d->metrics_fill) {
+		d->metrics_fill(d->sessions_arg, &m);
+	}
 	m.alerts = json_array_size(a);
 	m.config_version = d->cfg->version;
-	m.kmod_loaded = d->kmod_loaded;
+	m.kmod_loaded = d->nl != NULL;
 	json_decref(a);
 	return metrics_write(&m, out);
 }

@@ -22,6 +22,9 @@
 #include "config.h"
 
 struct pki_state;
+struct inenl;
+struct daemon_relay;
+struct metrics_snapshot;
 
 #define DAEMON_STATE_DIR  "/var/lib/ine"
 #define DAEMON_MAX_WATCH  8
@@ -31,6 +34,10 @@ typedef void (*daemon_watch_fn)(void *arg, const struct config *old,
 typedef int (*daemon_commit_fn)(void *arg, struct api_req *req, struct config *next,
 				char *err, size_t errlen);
 typedef json_t *(*daemon_json_fn)(void *arg);
+/* A candidate configuration may be refused (before the swap) by a part
+ * that could not run it: -EINVAL and err. */
+typedef int (*daemon_check_fn)(void *arg, const struct config *next, uint32_t self,
+			       char *err, size_t errlen);
 
 struct daemon {
 	struct event_base *base;
@@ -43,6 +50,7 @@ struct daemon {
 	struct pki_state *pki;    /* NULL before create/join */
 	struct event *pki_timer;  /* pki_state_tick: rotation, fallback, alerts */
 	bool kmod_loaded;         /* ine.ko present */
+	struct inenl *nl;         /* ine.ko client; NULL without the module */
 	bool ktls_available;      /* kernel has the tls ULP */
 
 	/* Hooks other parts install (all optional). */
@@ -50,10 +58,19 @@ struct daemon {
 	void *commit_arg;
 	daemon_json_fn status_peers;    /* control plane: other nodes' status */
 	void *status_peers_arg;
+	/* Without ine.ko: the agent's own sessions (array) and counters
+	 * (relay glue); with it, ine.ko's registry is the one source. */
+	daemon_json_fn sessions_local;
+	void (*metrics_fill)(void *arg, struct metrics_snapshot *m);
+	void *sessions_arg;
 	struct {
 		daemon_watch_fn fn;
+		daemon_check_fn check;  /* optional */
 		void *arg;
 	} watch[DAEMON_MAX_WATCH];
+	struct daemon_relay *relay;          /* data-plane glue (daemon_relay.c) */
+	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
+	void *alerts_extra_arg;
 	int n_watch;
 };
 
@@ -64,11 +81,16 @@ int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir
 		char *err, size_t errlen);
 void daemon_fini(struct daemon *d);
 
+/* Open ine.ko's netlink family; without the module the agent carries on
+ * (returns the negative errno, d->nl stays NULL) and says so. */
+int daemon_kmod_open(struct daemon *d);
+
 /* Re-read the configuration from disk (SIGHUP): swapped in only if whole
  * and valid; otherwise -errno, err says why, and the old one stays. */
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
 
-int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, void *arg);
+int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, daemon_check_fn check,
+		     void *arg);
 
 /* Apply `next` as is (ownership passes, freed on failure).  -ESTALE if its
  * version is older than the live one. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
@@ -50,6 +51,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 	};
 	int c;
 
+	memset(o, 0, sizeof(*o));
 	o->state_dir = DAEMON_STATE_DIR;
 	o->api_socket = API_SOCKET_DEFAULT;
 	while ((c = getopt_long(argc, argv, "s:a:Mh", lopts, NULL)) != -1) {
@@ -77,9 +79,15 @@ static void modules_load(void)
 
 	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 		char *argv[] = { "modprobe", "-q", (char *)mods[i], NULL };
+		char sys[64];
 		int status = -1;
 		pid_t pid;
 
+		snprintf(sys, sizeof(sys), "/sys/module/%s", mods[i]);
+		if (access(sys, F_OK) == 0) {
+			log_msg(LOG_LVL_INFO, "kernel module %s already loaded", mods[i]);
+			continue;
+		}
 		if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ) ||
 		    waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
@@ -158,8 +166,8 @@ int main(int argc, char **argv)
 			   *err ? err : strerror(-rc));
 		goto err_base;
 	}
-	if (o.no_modules)
-		d.kmod_loaded = false;
+	if (!o.no_modules)
+		daemon_kmod_open(&d);
 	ev_hup = evsignal_new(base, SIGHUP, on_hup, &d);
 	ev_term = evsignal_new(base, SIGTERM, on_term, &d);
 	ev_int = evsignal_new(base, SIGINT, on_term, &d);
@@ -181,7 +189,7 @@ int main(int argc, char **argv)
 		   d.cfg->cluster_id[0] ? d.cfg->cluster_name : "(none)",
 		   (unsigned long long)d.cfg->version, o.api_socket,
 		   d.ktls_available ? "available" : "unavailable",
-		   d.kmod_loaded ? "loaded" : "not loaded");
+		   d.nl ? "loaded" : "not loaded");
 	sd_notify(0, "READY=1");
 
 	event_base_dispatch(base);
