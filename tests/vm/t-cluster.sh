@@ -15,11 +15,11 @@ api() {
 	n=$1 m=$2 p=$3
 	shift 3
 	if [ $# -gt 0 ]; then
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 60 \
+		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 600 \
 			--unix-socket "$T/n$n.sock" -X "$m" \
 			-H 'Content-Type: application/json' -d "$1" "http://ine$p")
 	else
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 60 \
+		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 600 \
 			--unix-socket "$T/n$n.sock" -X "$m" "http://ine$p")
 	fi
 }
@@ -69,10 +69,10 @@ grep -q "already used" "$T/out" || fail "reused token: $(cat "$T/out")"
 stop 4
 note "created, joined nodes 2 and 3; reused token refused"
 
-eventually 30 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
+eventually 120 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
 ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
-eventually 10 1 .data_internode_encryption true /v1/cluster/policy
-eventually 10 2 .data_internode_encryption true /v1/cluster/policy
+eventually 60 1 .data_internode_encryption true /v1/cluster/policy
+eventually 60 2 .data_internode_encryption true /v1/cluster/policy
 note "change on node 3 reached nodes 1 and 2"
 
 # every control-plane session is in the kernel both ways: node 1 has two
@@ -89,7 +89,7 @@ ok 3 POST /v1/bdbs '{"name":"db1"}'
 api 1 GET /v1/cluster
 v=$(json .version)
 start 2
-eventually 30 2 .version "$v" /v1/cluster
+eventually 120 2 .version "$v" /v1/cluster
 note "node 2 caught up to version $v after a restart"
 for i in 1 2 3; do stop $i; done
 exit 0
