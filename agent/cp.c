@@ -600,8 +600,43 @@ static void sess_register(struct cp_sess *s)
 			a.cert_expiry = (uint64_t)timegm(&tm);
 		a.cert_serial = serial[0] ? serial : NULL;
 	}
-	ret = inenl_session_add(s->cp->nl, &a, &s->nl_id);
-	if (ret < 0) {
+	/* registered already: by us before the handshake (outgoing), or by
+	 * the listener (incoming) — then update it */
+	if (!s->nl_id) {
+		ret = inenl_session_add(s->cp->nl, &a, &s->nl_id);
+		if (ret == -EEXIST) {
+			struct inenl_session info;
+
+			if (inenl_session_get(s->cp->nl, 0, s->fd, &info) == 0)
+				s->nl_id = info.id;
+		} else if (ret < 0) {
+			log_warn("control plane: ine.ko refused the session: %s",
+				 inenl_last_error(s->cp->nl));
+			s->nl_id = 0;
+			return;
+		}
+	}
+	if (s->nl_id && inenl_session_update(s->cp->nl, s->nl_id, &a) < 0)
+		log_warn("control plane: ine.ko: cannot update session %u: %s",
+			 s->nl_id, inenl_last_error(s->cp->nl));
+}
+
+/* Outgoing: register before the first byte (the ClientHello) so that a
+ * guard in enforce mode lets the handshake through. */
+static void sess_register_early(struct cp_sess *s)
+{
+	struct inenl_session_add a = { 0 };
+	const struct config_node *n;
+
+	if (!s->cp->nl)
+		return;
+	n = s->peer_id ? config_node_find(live(s->cp), s->peer_id) : NULL;
+	a.fd = s->fd;
+	a.plane = INE_PLANE_CONTROL;
+	a.state = INE_STATE_HANDSHAKING;
+	a.peer_node_id = s->peer_id;
+	a.peer_name = n ? n->name : NULL;
+	if (inenl_session_add(s->cp->nl, &a, &s->nl_id) < 0) {
 		log_warn("control plane: ine.ko refused the session: %s",
 			 inenl_last_error(s->cp->nl));
 		s->nl_id = 0;
@@ -819,6 +854,7 @@ static void sess_connected(struct cp_sess *s)
 		cp_sess_close(s, why);
 		return;
 	}
+	sess_register_early(s);
 	s->tc = tls_conn_new(s->ctx, s->fd, false, s->alpn);
 	if (!s->tc) {
 		cp_sess_close(s, "TLS setup failed");

@@ -3,9 +3,11 @@
 # with kernel TLS on the control-plane sessions: create, join twice, a
 # reused token refused, a change on node 3 seen on nodes 1 and 2, a
 # restarted node catching up; /proc/net/tls_stat in each namespace must
-# show the sessions in the kernel both ways (fails, never skips, if not).
+# show the sessions in the kernel both ways, and ine.ko must list them as
+# offloaded control-plane sessions with their peer (fails, never skips).
 . tests/vm/lib.sh
 load_tls
+load_ine
 NODE=$TOP/tests/vm/cp_node
 [ -x "$NODE" ] || fail "tests/vm/cp_node not built (make tests/vm/bins)"
 for c in jq curl; do command -v $c >/dev/null || fail "$c is required"; done
@@ -83,6 +85,17 @@ for i in 1 2 3; do
 	[ "${tx:-0}" -ge 2 ] && [ "${rx:-0}" -ge 2 ] ||
 		fail "node $i: control-plane sessions not in kernel TLS both ways (tx $tx rx $rx)"
 done
+
+# ... and registered with ine.ko: two offloaded control-plane sessions per
+# node, each naming its peer node
+for i in 1 2 3; do
+	ip netns exec node$i "$TOP/inectl" show dump >"$T/show$i" ||
+		fail "inectl show dump in node $i"
+	n=$(awk -F'\t' '$1 == "session" && $3 == "control" && $4 == "offloaded" &&
+		$6 > 0 && $6 != '$i'' "$T/show$i" | wc -l)
+	[ "$n" -ge 2 ] || { cat "$T/show$i"; fail "node $i: $n offloaded control-plane sessions in ine.ko, want 2"; }
+done
+note "ine.ko lists every control-plane session, offloaded, with its peer"
 
 stop 2
 ok 3 POST /v1/bdbs '{"name":"db1"}'
