@@ -8,8 +8,11 @@
 . tests/vm/lib.sh
 load_tls
 load_ine
+# ined when it has the control plane (--port), else the test driver
 NODE=$TOP/tests/vm/cp_node
-[ -x "$NODE" ] || fail "tests/vm/cp_node not built (make tests/vm/bins)"
+"$TOP/ined" --help 2>&1 | grep -q -- --port && NODE=$TOP/ined
+[ -x "$NODE" ] || fail "$NODE not built (make ined tests/vm/bins)"
+note "agent: $NODE"
 for c in jq curl; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 4 || fail "cannot make the node namespaces"
 
