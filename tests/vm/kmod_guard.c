@@ -4,10 +4,12 @@
  *   kmod_guard serve PORT SECS [ktls 12|13 128|256]
  *        accept one connection, read until EOF/reset/SECS, print the bytes
  *   kmod_guard send ADDR PORT BYTES plain|registered|ktls [12|13 128|256]
- *        registered: a session in state handshaking; ktls: offloaded
+ *        registered: a session in state handshaking; ktls: offloaded;
+ *        waits KMOD_GUARD_WAIT seconds (default 30) for the receiver
  *   kmod_guard events SECS     print the type of every event for SECS
  */
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdint.h>
 #include <time.h>
 #include "inenl.h"
@@ -55,7 +57,7 @@ static int serve(int port, int secs, int argc, char *argv[])
 	time_t end = time(NULL) + secs;
 	char buf[16384];
 	long total = 0;
-	ssize_t r;
+	ssize_t r = 0;
 
 	printf("listening\n");
 	fflush(stdout);
@@ -87,6 +89,15 @@ static int serve(int port, int secs, int argc, char *argv[])
 		if (r <= 0)
 			break;
 		total += r;
+	}
+	if (!total) {	/* say why, for the test log */
+		int queued = -1, e = errno;
+
+		ioctl(fd, FIONREAD, &queued);
+		fprintf(stderr, "serve: nothing read (%s, last read %zd: %s); "
+			"%d bytes queued in TCP\n",
+			time(NULL) >= end ? "timed out" : "ended", r,
+			r < 0 ? strerror(e) : "-", queued);
 	}
 	printf("%ld\n", total);
 	close(fd);
@@ -124,10 +135,13 @@ static int sender(int argc, char *argv[])
 	kt_read_all(fd, &c, 1);		/* the receiver is ready */
 	kt_write_all(fd, buf, bytes);
 	shutdown(fd, SHUT_WR);		/* the receiver stops at EOF */
-	/* wait for the receiver to finish (it closes), or give up */
+	/* Wait for the receiver to finish (it closes at our EOF), or give up
+	 * after KMOD_GUARD_WAIT seconds (default 30) and reset: a reset
+	 * before the receiver read everything would discard its queue. */
 	p.fd = fd;
 	p.events = POLLIN;
-	if (poll(&p, 1, 3000) == 1)
+	if (poll(&p, 1, 1000 * (getenv("KMOD_GUARD_WAIT") ?
+				atoi(getenv("KMOD_GUARD_WAIT")) : 30)) == 1)
 		(void)!read(fd, &c, 1);
 	/* reset rather than leave a FIN stuck behind dropped data */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

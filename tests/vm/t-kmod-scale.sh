@@ -18,7 +18,7 @@ for n in 1 2; do
 	ip netns exec node$n tests/vm/kmod_many hold 300 >$T/hold$n &
 	eval pid$n=$!
 done
-for i in $(seq 100); do
+for i in $(seq 600); do
 	grep -q ready $T/hold1 2>/dev/null && grep -q ready $T/hold2 2>/dev/null && break
 	sleep 0.1
 done
