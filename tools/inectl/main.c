@@ -6,7 +6,13 @@
 /* One line per subcommand: X(name, help). The handler is inectl_<name>,
  * in its own file, declared by INECTL_COMMANDS itself below. */
 #define INECTL_COMMANDS(X)						\
-	X(show, "Shows sessions, totals and the guard from ine.ko")
+	X(show, "Shows sessions, totals and the guard from ine.ko")	\
+	X(status, "Shows every node's certificates, offload, sessions; alerts") \
+	X(tune, "Sets data_internode_encryption for a database or the cluster") \
+	X(cluster, "Creates/joins a cluster; manages its certificates")	\
+	X(db, "Creates, lists, shows and deletes databases")		\
+	X(route, "Adds, lists and deletes relay routes")			\
+	X(alerts, "Lists the cluster's alerts")
 
 #define DECLARE(name, help) INECTL_HANDLER(name);
 INECTL_COMMANDS(DECLARE)
