@@ -261,6 +261,10 @@ uint64_t pki_state_generation(const struct pki_state *st);
  * internal one).  New references; *chain may be empty, never NULL on 0. */
 int pki_state_credentials(const struct pki_state *st, enum pki_plane plane,
 			  X509 **cert, EVP_PKEY **key, STACK_OF(X509) **chain);
+/* The certificate (and chain) served on a plane as PEM, for GET
+ * /v1/cluster/certificates and inectl.  Public data; free with free(). */
+int pki_state_cert_pem(const struct pki_state *st, enum pki_plane plane,
+		       char **pem, size_t *len);
 /* The trust store for verifying peers (+1 ref; pki_trust_put when done). */
 struct pki_trust *pki_state_trust(const struct pki_state *st);
 

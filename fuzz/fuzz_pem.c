@@ -1,5 +1,6 @@
 /* fuzz_pem.c — libFuzzer target for the customer certificate upload
- * parser/validator (and the CA loader, which parses replicated PEM).
+ * parser/validator, the CA loader (replicated PEM) and the CA's CSR
+ * signing (CSRs arrive from joining nodes).
  *
  * Input: 2 bytes little-endian certificate length, the certificate field,
  * then the key field.  Seeds in fuzz/seeds/fuzz_pem come from the unit
@@ -15,6 +16,17 @@
 #include "pki_internal.h"
 
 #define NOW ((time_t)1800000000)
+
+static struct pki_ca *signer;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (pki_ca_create("fuzz-cluster", NOW, &signer, NULL))
+		abort();
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -52,6 +64,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	it = (struct pki_customer_item){ PKI_NAME_DP, cert, clen, key, size - clen };
 	if (pki_customer_validate(&it, 1, NOW, &c, &err) == 0)
 		pki_customer_free(c);
+	/* the certificate field as a CSR: a signed certificate must name the
+	 * node we asked for */
+	{
+		char *crt = NULL;
+		size_t crt_len;
+
+		if (pki_ca_sign_csr(signer, cert, clen, 7, "fuzz-node", PKI_PLANE_CP,
+				    NOW, &crt, &crt_len, &err) == 0) {
+			X509 *x = pki_x509_from_pem(crt, crt_len);
+			char cid[PKI_CLUSTER_ID_MAX + 1];
+			enum pki_plane p;
+			uint32_t id;
+
+			if (!x || pki_node_identity(x, cid, &id, &p) || id != 7 ||
+			    p != PKI_PLANE_CP || strcmp(cid, "fuzz-cluster"))
+				abort();
+			X509_free(x);
+			free(crt);
+		}
+	}
 	if (clen < PKI_UPLOAD_MAX &&
 	    pki_ca_load_pem(cert, clen, size - clen ? key : NULL, size - clen, &ca, &err) == 0)
 		pki_ca_free(ca);

@@ -446,3 +446,41 @@ Test(pki_verify, trust_refcount)
 	pki_trust_put(NULL);
 	cr_expect_null(pki_trust_new(NULL, CID));
 }
+
+Test(pki_ca, csr_identity_is_ignored_the_ca_decides)
+{
+	struct pki_ca *ca = ca_make(CID);
+	char cid[PKI_CLUSTER_ID_MAX + 1], *csr, *crt;
+	size_t len, crt_len;
+	struct pki_err err;
+	enum pki_plane p;
+	uint32_t id;
+	X509_REQ *req;
+	BIO *b;
+	X509 *x;
+
+	/* the node asks to be node 9 on cp of another cluster ... */
+	cr_assert_eq(pki_node_csr(tk_key("rsa2048-c"), "evil-cluster", 9, "node-9",
+				  PKI_PLANE_CP, &csr, &len, &err), 0);
+	b = BIO_new_mem_buf(csr, (int)len);
+	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+	BIO_free(b);
+	cr_assert_not_null(req);
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	cr_expect_eq(sk_X509_EXTENSION_num(exts), 1, "SAN requested");
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(req);
+	/* ... the CA signs what the control plane says: node 4, dp, our cluster */
+	cr_assert_eq(pki_ca_sign_csr(ca, csr, len, 4, "node-4", PKI_PLANE_DP, T0, &crt,
+				     &crt_len, &err), 0, "%s", err.msg);
+	x = pem_x509(crt, crt_len);
+	cr_assert_eq(pki_node_identity(x, cid, &id, &p), 0);
+	cr_expect_str_eq(cid, CID);
+	cr_expect_eq(id, 4);
+	cr_expect_eq(p, PKI_PLANE_DP);
+	cr_expect_str_eq(name_field(X509_get_subject_name(x), NID_commonName), "node-4");
+	X509_free(x);
+	free(csr);
+	free(crt);
+	pki_ca_free(ca);
+}

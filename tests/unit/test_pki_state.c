@@ -323,7 +323,25 @@ Test(pki_state, customer_apply_serves_and_pins)
 	STACK_OF(X509) *chain;
 	uint32_t id = 9;
 
+	char *pem;
+	size_t pem_len;
+
+	cr_assert_eq(pki_state_cert_pem(st, PKI_PLANE_DP, &pem, &pem_len), 0);
+	cr_expect_eq(strstr(strstr(pem, "BEGIN CERTIFICATE") + 1, "BEGIN CERTIFICATE"), NULL,
+		     "internal: the leaf alone");
+	free(pem);
 	cr_assert_eq(pki_state_apply_customer(st, c, &err), 0, "%s", err.msg);
+	cr_assert_eq(pki_state_cert_pem(st, PKI_PLANE_DP, &pem, &pem_len), 0);
+	cr_expect_eq(pem_len, strlen(pem));
+	{
+		int n = 0;
+
+		for (char *q = pem; (q = strstr(q, "BEGIN CERTIFICATE")); q++)
+			n++;
+		cr_expect_eq(n, 3, "customer: leaf + intermediate + root");
+	}
+	cr_expect_null(strstr(pem, "PRIVATE"));
+	free(pem);
 	cr_assert_eq(pki_state_credentials(st, PKI_PLANE_DP, &leaf, &k, &chain), 0);
 	cr_expect_eq(EVP_PKEY_eq(k, tk_key("rsa2048-c")), 1);
 	cr_expect_eq(sk_X509_num(chain), 2, "intermediate and root are sent");
