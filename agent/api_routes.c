@@ -460,7 +460,8 @@ static void certs_rotate(struct api_req *req, void *arg)
 
 /* A peer as the control plane reports it ({node_id, name, connected,
  * status: that node's own status object or null, ...}) in the same shape
- * as this node's entry, plus reachable / status_age_s / error. */
+ * as this node's entry, plus the control plane's fields (node_id,
+ * connected, primary, status_age_s, error) and reachable. */
 static json_t *peer_node(const json_t *p)
 {
 	json_t *st = json_object_get(p, "status"), *o;
@@ -477,8 +478,7 @@ static json_t *peer_node(const json_t *p)
 	json_object_set_new(o, "reachable", json_boolean(json_is_true(json_object_get(p,
 									"connected"))));
 	json_object_foreach((json_t *)p, k, v)
-		if (strcmp(k, "status") && strcmp(k, "node_id") && strcmp(k, "name") &&
-		    strcmp(k, "connected"))
+		if (strcmp(k, "status") && strcmp(k, "name"))
 			json_object_set(o, k, v);
 	return o;
 }

@@ -663,6 +663,7 @@ Test(api, status_includes_peers)
 	cr_expect_eq(json_integer_value(json_object_get(n, "uid")), 3);
 	cr_expect_str_eq(json_string_value(json_object_get(n, "name")), "n3");
 	cr_expect(json_is_false(json_object_get(n, "reachable")));
+	cr_expect(json_is_false(json_object_get(n, "connected")), "control plane fields kept");
 	cr_expect_str_eq(json_string_value(json_object_get(n, "error")), "connection refused");
 	json_decref(j);
 }
