@@ -114,7 +114,9 @@ int pki_ca_sign_csr(const struct pki_ca *ca, const char *csr_pem,
 		    size_t *cert_len, struct pki_err *err);
 
 /* ---------------------------------------------------------------- node
- * Run on the node itself: make an RSA-2048 key and a CSR for one plane. */
+ * Run on the node itself: make an RSA-2048 key and a CSR for one plane.
+ * node_id 0 means "not assigned yet" (a joining node): the CSR then asks
+ * for no SAN; the CA sets the identity from its own records either way. */
 int pki_node_keygen(EVP_PKEY **key, struct pki_err *err);
 int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
 		 const char *node_name, enum pki_plane plane, char **csr_pem,
