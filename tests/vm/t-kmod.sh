@@ -23,6 +23,13 @@ tests/vm/kmod_api hold 12 128 "setpriv --reuid=65534 --regid=65534 \
 	--clear-groups --inh-caps=-all --bounding-set=-all tests/vm/kmod_api unpriv" ||
 	fail "unprivileged caller"
 
+step "user namespace root manages its own network namespace"
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	unshare -Urn sh -c 'ip link set lo up && tests/vm/kmod_api userns' ||
+	fail "userns root in its own netns"
+[ "$(./inectl show dump | grep -c '^session')" = 0 ] ||
+	fail "the user namespace's session leaked into the initial namespace"
+
 step "namespaces"
 ine_mknodes 2 || fail "nodes"
 ip netns exec node1 tests/vm/kmod_api xns /var/run/netns/node2 ||
