@@ -114,7 +114,9 @@ int pki_ca_sign_csr(const struct pki_ca *ca, const char *csr_pem,
 		    size_t *cert_len, struct pki_err *err);
 
 /* ---------------------------------------------------------------- node
- * Run on the node itself: make an RSA-2048 key and a CSR for one plane. */
+ * Run on the node itself: make an RSA-2048 key and a CSR for one plane.
+ * node_id 0 means "not assigned yet" (a joining node): the CSR then asks
+ * for no SAN; the CA sets the identity from its own records either way. */
 int pki_node_keygen(EVP_PKEY **key, struct pki_err *err);
 int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
 		 const char *node_name, enum pki_plane plane, char **csr_pem,
@@ -286,7 +288,9 @@ int pki_state_rotate_local(struct pki_state *st, unsigned mask, time_t now,
 int pki_state_apply_customer(struct pki_state *st,
 			     const struct pki_customer *c,
 			     struct pki_err *err);
-/* Switch a plane back to internal certificates (fallback / operator). */
+/* Switch planes to internal certificates: the 5-day fallback passes
+ * customer_replaced=true (alert until a new upload); an operator choosing
+ * internal certificates passes false, which also clears that alert. */
 int pki_state_use_internal(struct pki_state *st, unsigned mask,
 			   bool customer_replaced, struct pki_err *err);
 

@@ -56,14 +56,15 @@ int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
 	int ret = -ENOMEM;
 
 	if (!pki_cluster_id_valid(cluster_id) || !pki_node_name_valid(node_name) ||
-	    !pki_plane_str(plane) || node_id == 0 || node_id > INT32_MAX) {
+	    !pki_plane_str(plane) || node_id > INT32_MAX) {
 		pki_err_set(err, "invalid cluster id, node name or plane for a CSR");
 		return -EINVAL;
 	}
 	req = X509_REQ_new();
 	if (!req || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
 	    pki_name_set(X509_REQ_get_subject_name(req), node_name, cluster_id) ||
-	    !X509_REQ_set_pubkey(req, key) || csr_request_san(req, cluster_id, node_id, plane) ||
+	    !X509_REQ_set_pubkey(req, key) ||
+	    (node_id && csr_request_san(req, cluster_id, node_id, plane)) ||
 	    !X509_REQ_sign(req, key, EVP_sha256()))
 		goto out;
 	b = BIO_new(BIO_s_mem());
