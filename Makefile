@@ -4,7 +4,6 @@
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
-KABI     := $(shell tools/kabi 2>/dev/null)
 # ine.ko for this machine's kernel (install) ...
 KDIR     ?= $(shell tools/kdir 2>/dev/null)
 # ... and for the kernel the test VM boots (check/demo/bench), looked up
