@@ -1,0 +1,37 @@
+# Benchmarks (issue 9): `make bench` runs the VM part (kernel TLS, emulated)
+# and the host part (real speed, no kernel TLS), then writes
+# build/bench/results.json, the tables in BENCHMARKS.md and docs/bench.png.
+# BENCH_QUICK=1 make bench: tiny sizes, to check the harness (figures meaningless).
+
+BENCH_DIR   ?= build/bench
+BENCH_BIN   := $(BENCH_DIR)/bin
+BENCH_BINS  := $(BENCH_BIN)/xfer $(BENCH_BIN)/splicer $(BENCH_BIN)/cipher $(BENCH_BIN)/lat
+# tools/bench/handshake.c belongs to the TLS work; built here when present.
+BENCH_BINS  += $(if $(wildcard tools/bench/handshake.c),$(BENCH_BIN)/handshake)
+BENCH_VM_TIMEOUT ?= 1080
+
+$(BENCH_BIN)/libbench.a: tools/bench/bench.o
+	@mkdir -p $(BENCH_BIN)
+	$(AR) rcs $@ $^
+
+$(BENCH_BIN)/%: tools/bench/%.c $(BENCH_BIN)/libbench.a agent/libine-agent.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-bins: $(BENCH_BINS)
+
+# The ine pieces are built if they can be; a path whose piece is missing
+# is reported as not measured, never silently left out.
+bench: bench-bins
+	-$(MAKE) module KDIR=$(VM_KDIR)
+	-$(MAKE) ined tests/vm/bins
+	tools/bench/run --vm-timeout $(BENCH_VM_TIMEOUT) --out $(BENCH_DIR)
+
+bench-clean:
+	rm -f tools/bench/*.o tools/bench/*.d
+	rm -rf $(BENCH_BIN)
+
+clean: bench-clean
+
+-include $(wildcard tools/bench/*.d)
+
+.PHONY: bench bench-bins bench-clean
