@@ -67,6 +67,9 @@ deps:
 unit: tests/unit/unit-tests
 	tests/unit/unit-tests --jobs 2
 
+hostcheck: ined inectl tests/vm/bins
+	tests/host/run-all
+
 vmcheck: ined inectl tests/vm/bins
 	$(MAKE) module KDIR=$(VM_KDIR)
 	tools/vm-run --timeout 1200 -- tests/vm/run-all
@@ -74,6 +77,7 @@ vmcheck: ined inectl tests/vm/bins
 check: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) hostcheck
 	$(MAKE) vmcheck
 	@echo "make check: all suites passed"
 
@@ -105,4 +109,4 @@ clean: module-clean
 	      tests/unit/*.o tests/unit/*.d tests/unit/unit-tests $(VMT_BIN) tests/vm/bins
 	rm -rf fuzz/bin build
 
-.PHONY: all module module-clean deps unit vmcheck check demo fuzz install clean
+.PHONY: all module module-clean deps unit hostcheck vmcheck check demo fuzz install clean

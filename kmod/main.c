@@ -1,9 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Placeholder; the genetlink family lands with issue 3. */
-#include <linux/module.h>
+/*
+ * ine.ko — internode encryption: knows every encrypted internode session,
+ * answers status queries over generic netlink and guards the internode
+ * ports against plaintext. See include/uapi/linux/ine.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-static int __init ine_init(void) { return 0; }
-static void __exit ine_exit(void) { }
-module_init(ine_init);
-module_exit(ine_exit);
+#include <linux/module.h>
+#include <net/genetlink.h>
+#include "netns.h"
+#include "netlink.h"
+#include "version.h"
+
+static int __init ine_mod_init(void)
+{
+	int ret;
+
+	ret = ine_netns_init();
+	if (ret)
+		goto err_netns;
+	ret = ine_genl_init();
+	if (ret)
+		goto err_genl;
+	pr_info("version %s loaded\n", INE_VERSION);
+	return 0;
+
+err_genl:
+	ine_netns_exit();
+err_netns:
+	return ret;
+}
+
+static void __exit ine_mod_exit(void)
+{
+	ine_genl_uninit();
+	ine_netns_exit();
+}
+
+module_init(ine_mod_init);
+module_exit(ine_mod_exit);
 MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("ine: internode encryption session registry and plaintext guard");
+MODULE_VERSION(INE_VERSION);
+MODULE_ALIAS_GENL_FAMILY(INE_GENL_NAME);

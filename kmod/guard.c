@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The plaintext guard. With the mode at audit or enforce, a LOCAL_OUT hook
+ * (IPv4 and IPv6) looks at every TCP segment that leaves the namespace with
+ * payload and a guarded port at either end. A segment whose socket is a
+ * registered session (or a closed one still flushing) passes; any other is
+ * counted, and dropped when enforcing, so the peer never receives it.
+ *
+ * Only outgoing traffic is judged: plaintext that reaches the wire is a leak
+ * of the sender's data, and every node guards its own sends. Judging
+ * incoming segments would also drop a client's first handshake record that
+ * arrives before the agent accepts and registers the connection.
+ *
+ * The hooks are registered only while the mode is not off, so a namespace
+ * that does not use the guard pays nothing.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/slab.h>
+#include <linux/tcp.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <net/inet_sock.h>
+#include "netns.h"
+#include "guard.h"
+#include "netlink.h"
+
+static bool port_guarded(const struct ine_guard *g, u16 port)
+{
+	const struct ine_guard_ports *p = rcu_dereference(g->ports);
+	unsigned int i;
+
+	for (i = 0; p && i < p->n; i++)
+		if (p->port[i] == port)
+			return true;
+	return false;
+}
+
+static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
+			  const struct tcphdr *th, u8 pf)
+{
+	struct ine_tuple t = {
+		.sport = ntohs(th->source),
+		.dport = ntohs(th->dest),
+	};
+	long delay;
+
+	if (pf == NFPROTO_IPV4) {
+		t.family = AF_INET;
+		memcpy(t.saddr, &ip_hdr(skb)->saddr, 4);
+		memcpy(t.daddr, &ip_hdr(skb)->daddr, 4);
+	} else {
+		t.family = AF_INET6;
+		memcpy(t.saddr, &ipv6_hdr(skb)->saddr, 16);
+		memcpy(t.daddr, &ipv6_hdr(skb)->daddr, 16);
+	}
+	spin_lock_bh(&g->last_lock);
+	g->last = t;
+	spin_unlock_bh(&g->last_lock);
+
+	/* At most one event a second: the work stamps last_event. */
+	if (test_and_set_bit(0, &g->event_pending))
+		return;
+	delay = (long)(READ_ONCE(g->last_event) + HZ - jiffies);
+	if (delay < 0 || delay > HZ)
+		delay = 0;
+	schedule_delayed_work(&g->event_work, delay);
+}
+
+static unsigned int guard_hook(void *priv, struct sk_buff *skb,
+			       const struct nf_hook_state *state)
+{
+	struct ine_net *in = ine_net(state->net);
+	struct ine_guard *g = &in->guard;
+	u8 mode = READ_ONCE(g->mode);
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	struct sock *sk;
+	unsigned int hl;
+	int thoff;
+
+	if (mode == INE_GUARD_OFF)
+		return NF_ACCEPT;
+	if (state->pf == NFPROTO_IPV4) {
+		if (ip_hdr(skb)->protocol != IPPROTO_TCP)
+			return NF_ACCEPT;
+		thoff = skb_network_offset(skb) + ip_hdrlen(skb);
+	} else {
+		u8 nexthdr = ipv6_hdr(skb)->nexthdr;
+		__be16 frag_off;
+
+		thoff = ipv6_skip_exthdr(skb, skb_network_offset(skb) +
+					 sizeof(struct ipv6hdr), &nexthdr,
+					 &frag_off);
+		if (thoff < 0 || nexthdr != IPPROTO_TCP)
+			return NF_ACCEPT;
+	}
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th)
+		return NF_ACCEPT;
+	hl = thoff + th->doff * 4;
+	if (skb->len <= hl)
+		return NF_ACCEPT;	/* no payload: SYN, ACK, FIN, RST */
+	if (!port_guarded(g, ntohs(th->source)) &&
+	    !port_guarded(g, ntohs(th->dest)))
+		return NF_ACCEPT;
+
+	sk = skb_to_full_sk(skb);
+	if (sk && ine_registry_has_sk_rcu(in, sk)) {
+		atomic64_inc(&g->passed);
+		return NF_ACCEPT;
+	}
+	atomic64_inc(&g->unregistered);
+	note_offender(g, skb, th, state->pf);
+	if (mode != INE_GUARD_ENFORCE)
+		return NF_ACCEPT;
+	atomic64_inc(&g->dropped);
+	atomic64_add(skb->len - hl, &g->dropped_bytes);
+	return NF_DROP;
+}
+
+static const struct nf_hook_ops guard_ops[] = {
+	{
+		.hook = guard_hook,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP_PRI_FILTER + 10,	/* after NAT */
+	},
+	{
+		.hook = guard_hook,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP6_PRI_FILTER + 10,
+	},
+};
+
+static void event_work(struct work_struct *work)
+{
+	struct ine_guard *g = container_of(to_delayed_work(work),
+					   struct ine_guard, event_work);
+	struct ine_net *in = container_of(g, struct ine_net, guard);
+	struct ine_tuple t;
+
+	spin_lock_bh(&g->last_lock);
+	t = g->last;
+	spin_unlock_bh(&g->last_lock);
+	WRITE_ONCE(g->last_event, jiffies);
+	clear_bit(0, &g->event_pending);
+	ine_notify_guard(in, &t);
+}
+
+int ine_guard_set(struct ine_net *in, int mode, const u16 *ports,
+		  unsigned int n)
+{
+	struct ine_guard *g = &in->guard;
+	struct ine_guard_ports *p, *old;
+	int ret;
+
+	lockdep_assert_held(&in->lock);
+	if (n) {
+		p = kzalloc(sizeof(*p), GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		p->n = n;
+		memcpy(p->port, ports, n * sizeof(*ports));
+		old = rcu_replace_pointer(g->ports, p, lockdep_is_held(&in->lock));
+		kfree_rcu(old, rcu);
+	}
+	if (mode < 0)
+		return 0;
+	if (mode != INE_GUARD_OFF && !g->hooked) {
+		ret = nf_register_net_hooks(in->net, guard_ops,
+					    ARRAY_SIZE(guard_ops));
+		if (ret)
+			return ret;
+		g->hooked = true;
+	}
+	WRITE_ONCE(g->mode, mode);
+	if (mode == INE_GUARD_OFF && g->hooked) {
+		nf_unregister_net_hooks(in->net, guard_ops,
+					ARRAY_SIZE(guard_ops));
+		g->hooked = false;
+	}
+	return 0;
+}
+
+int ine_guard_init(struct ine_net *in)
+{
+	struct ine_guard *g = &in->guard;
+	struct ine_guard_ports *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	p->n = 1;
+	p->port[0] = INE_GUARD_PORT_DEFAULT;
+	RCU_INIT_POINTER(g->ports, p);
+	g->mode = INE_GUARD_OFF;
+	spin_lock_init(&g->last_lock);
+	INIT_DELAYED_WORK(&g->event_work, event_work);
+	return 0;
+}
+
+void ine_guard_exit(struct ine_net *in)
+{
+	struct ine_guard *g = &in->guard;
+
+	if (g->hooked) {
+		nf_unregister_net_hooks(in->net, guard_ops,
+					ARRAY_SIZE(guard_ops));
+		g->hooked = false;
+	}
+	cancel_delayed_work_sync(&g->event_work);
+	kfree(rcu_dereference_protected(g->ports, true));
+}

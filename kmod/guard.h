@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The plaintext guard: a LOCAL_OUT netfilter hook that counts or drops
+ * payload on the guarded ports from sockets that are not sessions. */
+#ifndef INE_GUARD_H
+#define INE_GUARD_H
+
+#include <linux/atomic.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/ine.h>
+#include "session.h"
+
+struct ine_guard_ports {
+	struct rcu_head rcu;
+	unsigned int n;
+	u16 port[INE_GUARD_MAX_PORTS];
+};
+
+struct ine_guard {
+	u8 mode;			/* READ_ONCE() in the hook */
+	bool hooked;
+	struct ine_guard_ports __rcu *ports;
+	atomic64_t passed, unregistered, dropped, dropped_bytes;
+	spinlock_t last_lock;		/* protects last */
+	struct ine_tuple last;		/* last offender, for the event */
+	unsigned long event_pending;	/* bit 0: event work queued */
+	unsigned long last_event;	/* jiffies */
+	struct delayed_work event_work;
+};
+
+struct ine_net;
+
+int ine_guard_init(struct ine_net *in);
+void ine_guard_exit(struct ine_net *in);
+/* Under in->lock. mode < 0 or n == 0 leave that part alone. */
+int ine_guard_set(struct ine_net *in, int mode, const u16 *ports,
+		  unsigned int n);
+
+#endif

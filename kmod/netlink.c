@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "ine" generic netlink family: every command of include/uapi/linux/ine.h
+ * and the "events" multicast group.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/timekeeping.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+#include <net/tls.h>
+#include <linux/ine.h>
+#include "netns.h"
+#include "session.h"
+#include "guard.h"
+#include "netlink.h"
+#include "version.h"
+
+static struct genl_family ine_family;
+
+static const struct nla_policy port_policy[INE_PORT_A_MAX + 1] = {
+	[INE_PORT_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+};
+
+static const struct nla_policy guard_policy[INE_GUARD_A_MAX + 1] = {
+	[INE_GUARD_A_MODE] = NLA_POLICY_MAX(NLA_U8, INE_GUARD_MODE_MAX),
+	[INE_GUARD_A_PORTS] = NLA_POLICY_NESTED(port_policy),
+};
+
+static const struct nla_policy session_policy[INE_SESSION_A_MAX + 1] = {
+	[INE_SESSION_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[INE_SESSION_A_FD] = { .type = NLA_U32 },
+	[INE_SESSION_A_PLANE] = NLA_POLICY_RANGE(NLA_U8, INE_PLANE_CONTROL,
+						 INE_PLANE_MAX),
+	[INE_SESSION_A_STATE] = NLA_POLICY_RANGE(NLA_U8, INE_STATE_HANDSHAKING,
+						 INE_STATE_MAX),
+	[INE_SESSION_A_DB_ID] = { .type = NLA_U32 },
+	[INE_SESSION_A_PEER_NODE_ID] = { .type = NLA_U32 },
+	[INE_SESSION_A_PEER_NAME] = { .type = NLA_NUL_STRING,
+				      .len = INE_NAME_LEN - 1 },
+	[INE_SESSION_A_CERT_SERIAL] = { .type = NLA_NUL_STRING,
+					.len = INE_SERIAL_LEN - 1 },
+	[INE_SESSION_A_CERT_EXPIRY] = { .type = NLA_U64 },
+};
+
+static struct netlink_range_validation key_warn_range __ro_after_init = {
+	.min = 1,
+	.max = INE_KEY_WARN_RECORDS_MAX,
+};
+
+static const struct nla_policy ine_policy[INE_A_MAX + 1] = {
+	[INE_A_SESSION] = NLA_POLICY_NESTED(session_policy),
+	[INE_A_GUARD] = NLA_POLICY_NESTED(guard_policy),
+	[INE_A_KEY_WARN_RECORDS] = NLA_POLICY_FULL_RANGE(NLA_U64,
+							 &key_warn_range),
+};
+
+/* ---- replies and events ------------------------------------------------ */
+
+static int put_tuple(struct sk_buff *skb, const struct ine_tuple *t)
+{
+	int alen = t->family == AF_INET6 ? 16 : 4;
+
+	return nla_put_u16(skb, INE_SESSION_A_FAMILY, t->family) ||
+	       nla_put(skb, INE_SESSION_A_SADDR, alen, t->saddr) ||
+	       nla_put(skb, INE_SESSION_A_DADDR, alen, t->daddr) ||
+	       nla_put_u16(skb, INE_SESSION_A_SPORT, t->sport) ||
+	       nla_put_u16(skb, INE_SESSION_A_DPORT, t->dport) ? -EMSGSIZE : 0;
+}
+
+static int put_live(struct sk_buff *skb, const struct ine_live *l, bool warn)
+{
+	if (put_tuple(skb, &l->t) ||
+	    nla_put_u8(skb, INE_SESSION_A_TCP_STATE, l->tcp_state) ||
+	    nla_put_u64_64bit(skb, INE_SESSION_A_BYTES_SENT, l->bytes_sent,
+			      INE_SESSION_A_UNSPEC) ||
+	    nla_put_u64_64bit(skb, INE_SESSION_A_BYTES_RECEIVED,
+			      l->bytes_received, INE_SESSION_A_UNSPEC) ||
+	    nla_put_u8(skb, INE_SESSION_A_TX_CONF, l->tx_conf) ||
+	    nla_put_u8(skb, INE_SESSION_A_RX_CONF, l->rx_conf) ||
+	    (l->version &&
+	     nla_put_u16(skb, INE_SESSION_A_TLS_VERSION, l->version)) ||
+	    (l->cipher && nla_put_u16(skb, INE_SESSION_A_CIPHER, l->cipher)) ||
+	    (l->has_tx_seq &&
+	     nla_put_u64_64bit(skb, INE_SESSION_A_TX_REC_SEQ, l->tx_seq,
+			       INE_SESSION_A_UNSPEC)) ||
+	    (l->has_rx_seq &&
+	     nla_put_u64_64bit(skb, INE_SESSION_A_RX_REC_SEQ, l->rx_seq,
+			       INE_SESSION_A_UNSPEC)) ||
+	    (warn && nla_put_flag(skb, INE_SESSION_A_KEY_WARN)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* One INE_A_SESSION nest: the registered fields, the live ones if l. */
+static int put_session(struct sk_buff *skb, const struct ine_session *s,
+		       const struct ine_live *l, bool warn, u8 reason)
+{
+	struct nlattr *nest = nla_nest_start(skb, INE_A_SESSION);
+	u64 age_ms = div_u64(ktime_get_boottime_ns() - s->added_ns,
+			     NSEC_PER_MSEC);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, INE_SESSION_A_ID, s->id) ||
+	    nla_put_u8(skb, INE_SESSION_A_PLANE, s->plane) ||
+	    nla_put_u8(skb, INE_SESSION_A_STATE, s->state) ||
+	    nla_put_u32(skb, INE_SESSION_A_DB_ID, s->db_id) ||
+	    nla_put_u32(skb, INE_SESSION_A_PEER_NODE_ID, s->peer_node_id) ||
+	    (s->peer_name[0] &&
+	     nla_put_string(skb, INE_SESSION_A_PEER_NAME, s->peer_name)) ||
+	    (s->cert_serial[0] &&
+	     nla_put_string(skb, INE_SESSION_A_CERT_SERIAL, s->cert_serial)) ||
+	    (s->cert_expiry &&
+	     nla_put_u64_64bit(skb, INE_SESSION_A_CERT_EXPIRY, s->cert_expiry,
+			       INE_SESSION_A_UNSPEC)) ||
+	    nla_put_u64_64bit(skb, INE_SESSION_A_AGE_MS, age_ms,
+			      INE_SESSION_A_UNSPEC) ||
+	    (l && put_live(skb, l, warn)) ||
+	    (reason && nla_put_u8(skb, INE_SESSION_A_DOWN_REASON, reason)))
+		goto err;
+	nla_nest_end(skb, nest);
+	return 0;
+err:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+static void multicast(struct ine_net *in, struct sk_buff *msg)
+{
+	genlmsg_multicast_netns(&ine_family, in->net, msg, 0, 0, GFP_KERNEL);
+}
+
+void ine_notify_session(struct ine_net *in, struct ine_session *s, u8 cmd,
+			u8 reason)
+{
+	struct ine_live l, *lp = NULL;
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!genl_has_listeners(&ine_family, in->net, 0))
+		return;
+	if (cmd != INE_CMD_EVENT_SESSION_DOWN && !ine_session_read_live(s, &l))
+		lp = &l;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, cmd);
+	if (!hdr || put_session(msg, s, lp, false, reason)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	multicast(in, msg);
+}
+
+void ine_notify_key_usage(struct ine_net *in, struct ine_session *s,
+			  u64 tx_seq, u64 rx_seq)
+{
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+
+	pr_debug("session %u: %llu/%llu records under one key\n", s->id,
+		 tx_seq, rx_seq);
+	if (!genl_has_listeners(&ine_family, in->net, 0))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, INE_CMD_EVENT_KEY_USAGE);
+	if (!hdr)
+		goto err;
+	nest = nla_nest_start(msg, INE_A_SESSION);
+	if (!nest ||
+	    nla_put_u32(msg, INE_SESSION_A_ID, s->id) ||
+	    nla_put_u8(msg, INE_SESSION_A_PLANE, s->plane) ||
+	    nla_put_u32(msg, INE_SESSION_A_DB_ID, s->db_id) ||
+	    nla_put_u32(msg, INE_SESSION_A_PEER_NODE_ID, s->peer_node_id) ||
+	    nla_put_u64_64bit(msg, INE_SESSION_A_TX_REC_SEQ, tx_seq,
+			      INE_SESSION_A_UNSPEC) ||
+	    nla_put_u64_64bit(msg, INE_SESSION_A_RX_REC_SEQ, rx_seq,
+			      INE_SESSION_A_UNSPEC))
+		goto err;
+	nla_nest_end(msg, nest);
+	if (nla_put_u64_64bit(msg, INE_A_KEY_WARN_RECORDS, in->key_warn_records,
+			      INE_A_UNSPEC))
+		goto err;
+	genlmsg_end(msg, hdr);
+	multicast(in, msg);
+	return;
+err:
+	nlmsg_free(msg);
+}
+
+static int put_guard(struct sk_buff *skb, struct ine_guard *g, bool config)
+{
+	struct nlattr *nest = nla_nest_start(skb, INE_A_GUARD), *pn;
+	const struct ine_guard_ports *p;
+	unsigned int i;
+
+	if (!nest ||
+	    nla_put_u8(skb, INE_GUARD_A_MODE, READ_ONCE(g->mode)) ||
+	    nla_put_u64_64bit(skb, INE_GUARD_A_PASSED,
+			      atomic64_read(&g->passed), INE_GUARD_A_UNSPEC) ||
+	    nla_put_u64_64bit(skb, INE_GUARD_A_UNREGISTERED,
+			      atomic64_read(&g->unregistered),
+			      INE_GUARD_A_UNSPEC) ||
+	    nla_put_u64_64bit(skb, INE_GUARD_A_DROPPED,
+			      atomic64_read(&g->dropped), INE_GUARD_A_UNSPEC) ||
+	    nla_put_u64_64bit(skb, INE_GUARD_A_DROPPED_BYTES,
+			      atomic64_read(&g->dropped_bytes),
+			      INE_GUARD_A_UNSPEC))
+		return -EMSGSIZE;
+	if (config) {
+		pn = nla_nest_start(skb, INE_GUARD_A_PORTS);
+		if (!pn)
+			return -EMSGSIZE;
+		rcu_read_lock();
+		p = rcu_dereference(g->ports);
+		for (i = 0; p && i < p->n; i++)
+			if (nla_put_u16(skb, INE_PORT_A_PORT, p->port[i]))
+				break;
+		rcu_read_unlock();
+		if (p && i < p->n)
+			return -EMSGSIZE;
+		nla_nest_end(skb, pn);
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+void ine_notify_guard(struct ine_net *in, const struct ine_tuple *t)
+{
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+
+	if (!genl_has_listeners(&ine_family, in->net, 0))
+		return;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, INE_CMD_EVENT_GUARD_DROP);
+	if (!hdr || put_guard(msg, &in->guard, false))
+		goto err;
+	nest = nla_nest_start(msg, INE_A_SESSION);
+	if (!nest || put_tuple(msg, t))
+		goto err;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	multicast(in, msg);
+	return;
+err:
+	nlmsg_free(msg);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static int parse_session(struct genl_info *info, struct nlattr **tb)
+{
+	if (!info->attrs[INE_A_SESSION]) {
+		NL_SET_ERR_MSG(info->extack, "INE_A_SESSION is required");
+		return -EINVAL;
+	}
+	return nla_parse_nested(tb, INE_SESSION_A_MAX,
+				info->attrs[INE_A_SESSION], session_policy,
+				info->extack);
+}
+
+/* A TCP socket of the caller's namespace, by fd in the caller's file
+ * table; the file reference is the caller's to drop (sockfd_put). */
+static struct socket *tcp_socket_of(struct genl_info *info,
+				    const struct nlattr *attr, int *err)
+{
+	u32 fd = nla_get_u32(attr);
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd > INT_MAX) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "fd out of range");
+		*err = -EBADF;
+		return NULL;
+	}
+	sock = sockfd_lookup(fd, err);
+	if (!sock) {
+		if (*err == -ENOTSOCK)
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "fd is not a socket");
+		else
+			NL_SET_ERR_MSG_ATTR(info->extack, attr,
+					    "fd is not open in the caller");
+		return NULL;
+	}
+	sk = sock->sk;
+	if (!sk || sk->sk_type != SOCK_STREAM ||
+	    sk->sk_protocol != IPPROTO_TCP ||
+	    (sk->sk_family != AF_INET && sk->sk_family != AF_INET6)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "fd is not a TCP socket");
+		*err = -EPROTONOSUPPORT;
+	} else if (!net_eq(sock_net(sk), genl_info_net(info))) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "socket belongs to another network namespace");
+		*err = -EXDEV;
+	} else if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "a listening socket cannot be a session");
+		*err = -EINVAL;
+	} else {
+		return sock;
+	}
+	sockfd_put(sock);
+	return NULL;
+}
+
+/* The session named by exactly one of ID and FD; under in->lock. */
+static struct ine_session *session_of(struct ine_net *in,
+				      struct genl_info *info,
+				      struct nlattr **tb, int *err)
+{
+	struct ine_session *s = NULL;
+	struct socket *sock;
+
+	if (!!tb[INE_SESSION_A_ID] == !!tb[INE_SESSION_A_FD]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[INE_A_SESSION],
+				    "give exactly one of session id and fd");
+		*err = -EINVAL;
+		return NULL;
+	}
+	*err = 0;
+	if (tb[INE_SESSION_A_ID]) {
+		s = ine_session_by_id(in, nla_get_u32(tb[INE_SESSION_A_ID]));
+	} else {
+		sock = tcp_socket_of(info, tb[INE_SESSION_A_FD], err);
+		if (!sock)
+			return NULL;
+		s = ine_session_by_sk(in, sock->sk);
+		sockfd_put(sock);
+	}
+	if (!s) {
+		NL_SET_ERR_MSG(info->extack, "no such session");
+		*err = -ENOENT;
+	}
+	return s;
+}
+
+/* The registered fields a request may set (ADD and SET). */
+static void apply_fields(struct ine_session *s, struct nlattr **tb)
+{
+	if (tb[INE_SESSION_A_PLANE])
+		s->plane = nla_get_u8(tb[INE_SESSION_A_PLANE]);
+	if (tb[INE_SESSION_A_STATE])
+		s->state = nla_get_u8(tb[INE_SESSION_A_STATE]);
+	if (tb[INE_SESSION_A_DB_ID])
+		s->db_id = nla_get_u32(tb[INE_SESSION_A_DB_ID]);
+	if (tb[INE_SESSION_A_PEER_NODE_ID])
+		s->peer_node_id = nla_get_u32(tb[INE_SESSION_A_PEER_NODE_ID]);
+	if (tb[INE_SESSION_A_PEER_NAME])
+		nla_strscpy(s->peer_name, tb[INE_SESSION_A_PEER_NAME],
+			    sizeof(s->peer_name));
+	if (tb[INE_SESSION_A_CERT_SERIAL])
+		nla_strscpy(s->cert_serial, tb[INE_SESSION_A_CERT_SERIAL],
+			    sizeof(s->cert_serial));
+	if (tb[INE_SESSION_A_CERT_EXPIRY])
+		s->cert_expiry = nla_get_u64(tb[INE_SESSION_A_CERT_EXPIRY]);
+}
+
+static bool wants_offloaded(struct nlattr **tb)
+{
+	return tb[INE_SESSION_A_STATE] &&
+	       nla_get_u8(tb[INE_SESSION_A_STATE]) == INE_STATE_OFFLOADED;
+}
+
+static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ine_net *in = ine_net(genl_info_net(info));
+	struct nlattr *tb[INE_SESSION_A_MAX + 1];
+	struct ine_session *s;
+	struct socket *sock;
+	struct sk_buff *reply;
+	struct nlattr *nest;
+	void *hdr;
+	u32 id;
+	int ret;
+
+	ret = parse_session(info, tb);
+	if (ret)
+		return ret;
+	if (!tb[INE_SESSION_A_FD] || !tb[INE_SESSION_A_PLANE]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[INE_A_SESSION],
+				    "fd and plane are required");
+		return -EINVAL;
+	}
+	if (tb[INE_SESSION_A_ID]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[INE_SESSION_A_ID],
+				    "the session id is assigned by the module");
+		return -EINVAL;
+	}
+	sock = tcp_socket_of(info, tb[INE_SESSION_A_FD], &ret);
+	if (!sock)
+		return ret;
+	s = ine_session_create(sock->sk);
+	sockfd_put(sock);
+	if (!s)
+		return -ENOMEM;
+	apply_fields(s, tb);
+	if (wants_offloaded(tb)) {
+		ret = ine_session_verify_ktls(s->sk, info->extack);
+		if (ret)
+			goto err_session;
+	}
+	reply = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!reply) {
+		ret = -ENOMEM;
+		goto err_session;
+	}
+
+	mutex_lock(&in->lock);
+	ine_registry_reap(in);
+	ret = ine_session_insert(in, s);
+	id = s->id;
+	mutex_unlock(&in->lock);
+	if (ret) {
+		if (ret == -EEXIST)
+			NL_SET_ERR_MSG(info->extack, "socket is already registered");
+		else if (ret == -ENOSPC)
+			NL_SET_ERR_MSG(info->extack, "too many sessions");
+		goto err_reply;
+	}
+
+	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_ADD);
+	if (!hdr)
+		goto err_put;
+	nest = nla_nest_start(reply, INE_A_SESSION);
+	if (!nest || nla_put_u32(reply, INE_SESSION_A_ID, id))
+		goto err_put;
+	nla_nest_end(reply, nest);
+	genlmsg_end(reply, hdr);
+	return genlmsg_reply(reply, info);
+
+err_put:
+	/* Registered; only the reply failed. The caller can find it by fd. */
+	nlmsg_free(reply);
+	return -EMSGSIZE;
+err_reply:
+	nlmsg_free(reply);
+err_session:
+	ine_session_destroy(s);
+	return ret;
+}
+
+static int session_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ine_net *in = ine_net(genl_info_net(info));
+	struct nlattr *tb[INE_SESSION_A_MAX + 1];
+	struct ine_session *s;
+	u8 old_state;
+	int ret;
+
+	ret = parse_session(info, tb);
+	if (ret)
+		return ret;
+	mutex_lock(&in->lock);
+	s = session_of(in, info, tb, &ret);
+	if (!s)
+		goto out;
+	if (wants_offloaded(tb)) {
+		ret = ine_session_verify_ktls(s->sk, info->extack);
+		if (ret)
+			goto out;
+	}
+	old_state = s->state;
+	apply_fields(s, tb);
+	ine_session_changed(in);
+	if (s->state != old_state)
+		ine_notify_session(in, s, INE_CMD_EVENT_SESSION_STATE, 0);
+out:
+	mutex_unlock(&in->lock);
+	return ret;
+}
+
+static int session_del_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ine_net *in = ine_net(genl_info_net(info));
+	struct nlattr *tb[INE_SESSION_A_MAX + 1];
+	struct ine_session *s;
+	int ret;
+
+	ret = parse_session(info, tb);
+	if (ret)
+		return ret;
+	mutex_lock(&in->lock);
+	s = session_of(in, info, tb, &ret);
+	if (s)
+		ine_session_remove(in, s, INE_DOWN_DELETED);
+	mutex_unlock(&in->lock);
+	return ret;
+}
+
+static int session_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ine_net *in = ine_net(genl_info_net(info));
+	struct nlattr *tb[INE_SESSION_A_MAX + 1];
+	struct ine_session *s;
+	struct sk_buff *reply;
+	struct ine_live l;
+	void *hdr;
+	bool warn;
+	int ret;
+
+	ret = parse_session(info, tb);
+	if (ret)
+		return ret;
+	reply = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!reply)
+		return -ENOMEM;
+	mutex_lock(&in->lock);
+	ine_registry_reap(in);
+	s = session_of(in, info, tb, &ret);
+	if (!s)
+		goto err;
+	ret = ine_session_read_live(s, &l);
+	if (ret)
+		goto err;
+	warn = ine_session_key_check(in, s, &l);
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_GET);
+	if (!hdr || nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
+	    put_session(reply, s, &l, warn, 0))
+		goto err;
+	mutex_unlock(&in->lock);
+	genlmsg_end(reply, hdr);
+	return genlmsg_reply(reply, info);
+err:
+	mutex_unlock(&in->lock);
+	nlmsg_free(reply);
+	return ret;
+}
+
+static int session_dump_start(struct netlink_callback *cb)
+{
+	struct ine_net *in = ine_net(sock_net(cb->skb->sk));
+
+	mutex_lock(&in->lock);
+	ine_registry_reap(in);
+	mutex_unlock(&in->lock);
+	cb->args[0] = 0;	/* next session id to visit */
+	return 0;
+}
+
+/* Sessions in increasing id order, resuming after the last one sent: one
+ * that stays registered is seen exactly once whatever else comes and goes,
+ * and the generation in cb->seq flags such changes (NLM_F_DUMP_INTR). */
+static int session_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct ine_net *in = ine_net(sock_net(cb->skb->sk));
+	unsigned long index = cb->args[0];
+	struct ine_session *s;
+	struct ine_live l;
+	void *hdr;
+	bool warn;
+
+	mutex_lock(&in->lock);
+	cb->seq = in->generation;
+	xa_for_each_start(&in->sessions, index, s, index) {
+		if (ine_session_read_live(s, &l))
+			continue;	/* closed: never shown */
+		warn = ine_session_key_check(in, s, &l);
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &ine_family, NLM_F_MULTI,
+				  INE_CMD_SESSION_GET);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (nla_put_u32(skb, INE_A_GENERATION, in->generation) ||
+		    put_session(skb, s, &l, warn, 0)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = index + 1;
+	}
+	mutex_unlock(&in->lock);
+	return skb->len;
+}
+
+struct totals {
+	u32 sessions, control, data, state[INE_STATE_MAX + 1];
+	u32 tls12, tls13, gcm128, gcm256, warn;
+};
+
+static void count(struct ine_net *in, struct totals *t)
+{
+	struct ine_session *s;
+	struct ine_live l;
+	unsigned long id;
+
+	memset(t, 0, sizeof(*t));
+	xa_for_each(&in->sessions, id, s) {
+		if (ine_session_read_live(s, &l))
+			continue;
+		t->sessions++;
+		t->control += s->plane == INE_PLANE_CONTROL;
+		t->data += s->plane == INE_PLANE_DATA;
+		if (s->state <= INE_STATE_MAX)
+			t->state[s->state]++;
+		t->tls12 += l.version == TLS_1_2_VERSION;
+		t->tls13 += l.version == TLS_1_3_VERSION;
+		t->gcm128 += l.cipher == TLS_CIPHER_AES_GCM_128;
+		t->gcm256 += l.cipher == TLS_CIPHER_AES_GCM_256;
+		t->warn += ine_session_key_check(in, s, &l);
+	}
+}
+
+static int put_totals(struct sk_buff *skb, const struct totals *t,
+		      const struct ine_net *in)
+{
+	struct nlattr *nest = nla_nest_start(skb, INE_A_TOTALS);
+
+	if (!nest ||
+	    nla_put_u32(skb, INE_TOTALS_A_SESSIONS, t->sessions) ||
+	    nla_put_u32(skb, INE_TOTALS_A_PLANE_CONTROL, t->control) ||
+	    nla_put_u32(skb, INE_TOTALS_A_PLANE_DATA, t->data) ||
+	    nla_put_u32(skb, INE_TOTALS_A_STATE_HANDSHAKING,
+			t->state[INE_STATE_HANDSHAKING]) ||
+	    nla_put_u32(skb, INE_TOTALS_A_STATE_OFFLOADED,
+			t->state[INE_STATE_OFFLOADED]) ||
+	    nla_put_u32(skb, INE_TOTALS_A_STATE_SOFTWARE,
+			t->state[INE_STATE_SOFTWARE]) ||
+	    nla_put_u32(skb, INE_TOTALS_A_STATE_PLAINTEXT,
+			t->state[INE_STATE_PLAINTEXT]) ||
+	    nla_put_u32(skb, INE_TOTALS_A_TLS12, t->tls12) ||
+	    nla_put_u32(skb, INE_TOTALS_A_TLS13, t->tls13) ||
+	    nla_put_u32(skb, INE_TOTALS_A_AES_GCM_128, t->gcm128) ||
+	    nla_put_u32(skb, INE_TOTALS_A_AES_GCM_256, t->gcm256) ||
+	    nla_put_u32(skb, INE_TOTALS_A_KEY_WARN, t->warn) ||
+	    nla_put_u64_64bit(skb, INE_TOTALS_A_ADDED, in->added,
+			      INE_TOTALS_A_UNSPEC) ||
+	    nla_put_u64_64bit(skb, INE_TOTALS_A_REMOVED, in->removed,
+			      INE_TOTALS_A_UNSPEC))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ine_net *in = ine_net(genl_info_net(info));
+	struct sk_buff *reply;
+	struct totals t;
+	void *hdr;
+
+	reply = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!reply)
+		return -ENOMEM;
+	mutex_lock(&in->lock);
+	ine_registry_reap(in);
+	count(in, &t);
+	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_GET_TOTALS);
+	if (!hdr ||
+	    nla_put_string(reply, INE_A_VERSION, INE_VERSION) ||
+	    nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
+	    nla_put_u64_64bit(reply, INE_A_KEY_WARN_RECORDS,
+			      in->key_warn_records, INE_A_UNSPEC) ||
+	    put_totals(reply, &t, in) ||
+	    put_guard(reply, &in->guard, true)) {
+		mutex_unlock(&in->lock);
+		nlmsg_free(reply);
+		return -EMSGSIZE;
+	}
+	mutex_unlock(&in->lock);
+	genlmsg_end(reply, hdr);
+	return genlmsg_reply(reply, info);
+}
+
+static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ine_net *in = ine_net(genl_info_net(info));
+	struct nlattr *tb[INE_GUARD_A_MAX + 1] = { NULL };
+	u16 ports[INE_GUARD_MAX_PORTS];
+	struct ine_session *s;
+	unsigned int n = 0;
+	struct nlattr *a;
+	unsigned long id;
+	int mode = -1;
+	int rem, ret;
+
+	if (info->attrs[INE_A_GUARD]) {
+		ret = nla_parse_nested(tb, INE_GUARD_A_MAX,
+				       info->attrs[INE_A_GUARD], guard_policy,
+				       info->extack);
+		if (ret)
+			return ret;
+	}
+	if (tb[INE_GUARD_A_MODE])
+		mode = nla_get_u8(tb[INE_GUARD_A_MODE]);
+	if (tb[INE_GUARD_A_PORTS]) {
+		nla_for_each_nested(a, tb[INE_GUARD_A_PORTS], rem) {
+			if (n == INE_GUARD_MAX_PORTS) {
+				NL_SET_ERR_MSG_ATTR(info->extack, a,
+						    "too many guarded ports");
+				return -EINVAL;
+			}
+			ports[n++] = nla_get_u16(a);
+		}
+		if (!n) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[INE_GUARD_A_PORTS],
+					    "empty guarded port list");
+			return -EINVAL;
+		}
+	}
+
+	mutex_lock(&in->lock);
+	ret = ine_guard_set(in, mode, ports, n);
+	if (ret) {
+		NL_SET_ERR_MSG(info->extack, "cannot install the guard hooks");
+		goto out;
+	}
+	if (info->attrs[INE_A_KEY_WARN_RECORDS]) {
+		in->key_warn_records =
+			nla_get_u64(info->attrs[INE_A_KEY_WARN_RECORDS]);
+		/* warn afresh against the new threshold */
+		xa_for_each(&in->sessions, id, s)
+			s->key_warned = false;
+	}
+out:
+	mutex_unlock(&in->lock);
+	return ret;
+}
+
+static const struct genl_ops ine_ops[] = {
+	{
+		.cmd = INE_CMD_SESSION_ADD,
+		.doit = session_add_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = INE_CMD_SESSION_SET,
+		.doit = session_set_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = INE_CMD_SESSION_DEL,
+		.doit = session_del_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = INE_CMD_SESSION_GET,
+		.doit = session_get_doit,
+		.start = session_dump_start,
+		.dumpit = session_dump,
+	}, {
+		.cmd = INE_CMD_GET_TOTALS,
+		.doit = get_totals_doit,
+	}, {
+		.cmd = INE_CMD_SET_CONFIG,
+		.doit = set_config_doit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group ine_mcgrps[] = {
+	{ .name = INE_MCGRP_EVENTS },
+};
+
+static struct genl_family ine_family __ro_after_init = {
+	.ops = ine_ops,
+	.n_ops = ARRAY_SIZE(ine_ops),
+	.mcgrps = ine_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(ine_mcgrps),
+	.name = INE_GENL_NAME,
+	.version = INE_GENL_VERSION,
+	.maxattr = INE_A_MAX,
+	.policy = ine_policy,
+	.module = THIS_MODULE,
+	.netnsok = true,
+};
+
+int __init ine_genl_init(void)
+{
+	return genl_register_family(&ine_family);
+}
+
+void __exit ine_genl_uninit(void)
+{
+	genl_unregister_family(&ine_family);
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Per network namespace state, set up and torn down with the namespace. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <net/netns/generic.h>
+#include "netns.h"
+#include "session.h"
+#include "guard.h"
+
+static unsigned int ine_net_id __read_mostly;
+
+struct ine_net *ine_net(const struct net *net)
+{
+	return net_generic(net, ine_net_id);
+}
+
+static int __net_init ine_net_init(struct net *net)
+{
+	struct ine_net *in = ine_net(net);
+
+	in->net = net;
+	ine_registry_init(in);
+	return ine_guard_init(in);
+}
+
+/* Also runs for every namespace at module unload, after the genl family is
+ * gone: first the hooks (after which no packet looks at the registry), then
+ * the registry with its socket references. */
+static void __net_exit ine_net_exit(struct net *net)
+{
+	struct ine_net *in = ine_net(net);
+
+	ine_guard_exit(in);
+	ine_registry_exit(in);
+	mutex_destroy(&in->lock);
+}
+
+static struct pernet_operations ine_net_ops = {
+	.init = ine_net_init,
+	.exit = ine_net_exit,
+	.id = &ine_net_id,
+	.size = sizeof(struct ine_net),
+};
+
+int ine_netns_init(void)
+{
+	return register_pernet_subsys(&ine_net_ops);
+}
+
+void ine_netns_exit(void)
+{
+	unregister_pernet_subsys(&ine_net_ops);
+}
