@@ -6,8 +6,10 @@
 BENCH_DIR   ?= build/bench
 BENCH_BIN   := $(BENCH_DIR)/bin
 BENCH_BINS  := $(BENCH_BIN)/xfer $(BENCH_BIN)/splicer $(BENCH_BIN)/cipher $(BENCH_BIN)/lat
-# tools/bench/handshake.c belongs to the TLS work; built here when present.
-BENCH_BINS  += $(if $(wildcard tools/bench/handshake.c),$(BENCH_BIN)/handshake)
+# ine.ko's memory per session needs the kmod work's netlink client.
+BENCH_BINS  += $(if $(wildcard agent/inenl.c),$(BENCH_BIN)/kmodmem)
+# tools/bench/handshake (the TLS work's, built by its own rule) when present.
+BENCH_EXTRA := $(if $(wildcard tools/bench/handshake.c),tools/bench/handshake)
 BENCH_VM_TIMEOUT ?= 1080
 
 $(BENCH_BIN)/libbench.a: tools/bench/bench.o
@@ -17,7 +19,7 @@ $(BENCH_BIN)/libbench.a: tools/bench/bench.o
 $(BENCH_BIN)/%: tools/bench/%.c $(BENCH_BIN)/libbench.a agent/libine-agent.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench-bins: $(BENCH_BINS)
+bench-bins: $(BENCH_BINS) $(BENCH_EXTRA)
 
 # The ine pieces are built if they can be; a path whose piece is missing
 # is reported as not measured, never silently left out.
@@ -32,6 +34,6 @@ bench-clean:
 
 clean: bench-clean
 
--include $(wildcard tools/bench/*.d)
+-include $(wildcard tools/bench/*.d $(BENCH_BIN)/*.d)
 
 .PHONY: bench bench-bins bench-clean

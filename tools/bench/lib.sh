@@ -44,13 +44,18 @@ bg_stop() {
 	BG=""
 }
 
-# wait_port [NETNS] HOST PORT: until something listens there (5 s).
+# wait_port HOST PORT: until something listens there (in the VM: in either
+# node), 30 s at most.
 wait_port() {
-	ns=""
-	[ $# = 3 ] && { ns="ip netns exec $1"; shift; }
-	i=0
-	while [ $i -lt 100 ]; do
-		$ns ss -Hltn "src $1:$2" 2>/dev/null | grep -q . && return 0
+	local i=0 n
+	while [ $i -lt ${INE_BENCH_WAIT:-600} ]; do
+		if [ "${ENV:-}" = vm ]; then
+			for n in node1 node2; do
+				ip netns exec $n ss -Hltn "src $1:$2" 2>/dev/null | grep -q . && return 0
+			done
+		else
+			ss -Hltn "src $1:$2" 2>/dev/null | grep -q . && return 0
+		fi
 		sleep 0.05
 		i=$((i + 1))
 	done
@@ -60,6 +65,7 @@ wait_port() {
 
 # stunnel_conf FILE ROLE(client|server) ACCEPT CONNECT NODE SUITE
 stunnel_conf() {
+	local v
 	v=$(suite_version "$6")
 	{
 		echo "foreground = yes"
