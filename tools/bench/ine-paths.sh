@@ -168,7 +168,7 @@ ine_handshakes() {
 ine_idle() {
 	if [ "$ENV" = vm ]; then
 		if [ -x $B/kmodmem ] && [ -f ine.ko ] && insmod ine.ko 2>/dev/null || lsmod | grep -q '^ine '; then
-			$T $N1 $B/kmodmem --count $IDLE --label ine.ko
+			$T $N1 $B/kmodmem --count $KMOD_IDLE --label ine.ko
 		else
 			missing ine.ko-memory "ine.ko or tools/bench/kmodmem not built (kmod work not landed)"
 		fi

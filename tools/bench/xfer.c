@@ -3,14 +3,15 @@
  * xfer - one bulk transfer, measured.
  *
  *   xfer mkfile PATH SIZE
- *   xfer sink --listen HOST:PORT --bytes N [--count K] [TLS options]
+ *   xfer sink --listen HOST:PORT [--count K] [TLS options]
  *   xfer send --connect HOST:PORT --file PATH --bytes N [--label L]
  *             [--watch PID,PID...] [TLS options]
  *   TLS options: --tls 1.2|1.3 --cipher NAME --cert F --key F --ca F [--ktls]
  *
  * The sender connects (TLS handshake if asked), exchanges one byte each
  * way so every hop on the path (relays, stunnels) has finished its own
- * handshake, then snapshots CPU, sends N bytes from PATH with sendfile(2)
+ * handshake (the sender's byte tells the sink how many bytes follow), then
+ * snapshots CPU, sends N bytes from PATH with sendfile(2)
  * (SSL_sendfile on a kernel-TLS socket; refusing to run if kernel TLS
  * did not engage), waits for the sink's acknowledgement and snapshots
  * again.  The sink reads exactly N bytes (read(2), or SSL_read) and
@@ -125,19 +126,26 @@ static SSL_CTX *ctx_for(const struct opts *o, bool server)
 	return ctx;
 }
 
+/* The start message: 'S' and the number of bytes that will follow. */
+struct start {
+	char tag;
+	uint64_t bytes;
+} __attribute__((packed));
+
 static int sink_one(const struct opts *o, SSL_CTX *ctx, int fd, char *buf, size_t bufsz)
 {
 	struct end e = { .fd = fd };
 	struct ack a = { 0 };
-	uint64_t left = o->bytes;
+	struct start st;
+	uint64_t left, total;
 	double cpu0;
-	char c;
 	int r = -EPROTO;
 
 	if (ctx && !(e.ssl = tls_start(o, ctx, fd, true)))
 		return -EPROTO;
-	if (end_read_full(&e, &c, 1) || c != 'S')
+	if (end_read_full(&e, &st, sizeof(st)) || st.tag != 'S')
 		goto out;
+	left = total = le64toh(st.bytes);
 	cpu0 = bench_cpu_self();
 	if (end_write_full(&e, "R", 1))
 		goto out;
@@ -166,7 +174,7 @@ static int sink_one(const struct opts *o, SSL_CTX *ctx, int fd, char *buf, size_
 		}
 		left -= (uint64_t)n;
 	}
-	a.bytes = htole64(o->bytes);
+	a.bytes = htole64(total);
 	a.cpu_us = htole64((uint64_t)((bench_cpu_self() - cpu0) * 1e6));
 	if (e.ssl) {
 		uint64_t f = 0;
@@ -256,6 +264,7 @@ static int send_bytes(struct end *e, int ffd, off_t fsz, uint64_t n)
 static int do_send(const struct opts *o)
 {
 	struct end e = { .fd = -1 };
+	struct start go = { .tag = 'S', .bytes = htole64(o->bytes) };
 	struct ack a;
 	struct stat st;
 	SSL_CTX *ctx = NULL;
@@ -284,7 +293,7 @@ static int do_send(const struct opts *o)
 			return 1;
 		}
 	}
-	if (end_write_full(&e, "S", 1) || end_read_full(&e, &c, 1) || c != 'R')
+	if (end_write_full(&e, &go, sizeof(go)) || end_read_full(&e, &c, 1) || c != 'R')
 		return die("start exchange", EPROTO);
 
 	m0 = bench_cpu_machine();
@@ -404,14 +413,12 @@ int main(int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (!o.bytes)
-		goto usage;
 	if (!strcmp(mode, "sink") && o.listen)
 		return do_sink(&o);
-	if (!strcmp(mode, "send") && o.connect && o.file)
+	if (!strcmp(mode, "send") && o.connect && o.file && o.bytes)
 		return do_send(&o);
 usage:
-	fprintf(stderr, "usage: xfer mkfile PATH SIZE | xfer sink --listen H:P --bytes N "
+	fprintf(stderr, "usage: xfer mkfile PATH SIZE | xfer sink --listen H:P "
 		"[--count K] | xfer send --connect H:P --file F --bytes N [--label L] "
 		"[--watch PIDS]; TLS: --tls 1.2|1.3 --cipher C --cert F --key F --ca F [--ktls]\n");
 	return 2;
