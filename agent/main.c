@@ -1,8 +1,211 @@
-/* ined — placeholder until the agent's init chain lands (issue 6). */
+/* ined — the ine agent: options, then an init chain unwound in reverse.
+ * Everything else lives in the library (daemon.c, api.c, ...). */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
-int main(void)
+#include "api.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+extern char **environ;
+
+struct opts {
+	const char *state_dir;
+	const char *api_socket;
+	bool no_modules;
+};
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "ined: not yet implemented\n");
-	return 1;
+	fprintf(f,
+		"Usage: ined [options]\n"
+		"  -s, --state-dir DIR    cluster state (default %s)\n"
+		"  -a, --api-socket PATH  REST API socket (default %s)\n"
+		"  -M, --no-modules       do not load or use the tls and ine kernel modules\n"
+		"  -h, --help             this text\n"
+		"Signals: SIGHUP reloads the configuration, SIGTERM stops.\n",
+		DAEMON_STATE_DIR, API_SOCKET_DEFAULT);
+}
+
+static int opts_parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lopts[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "api-socket", required_argument, NULL, 'a' },
+		{ "no-modules", no_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->state_dir = DAEMON_STATE_DIR;
+	o->api_socket = API_SOCKET_DEFAULT;
+	while ((c = getopt_long(argc, argv, "s:a:Mh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->state_dir = optarg; break;
+		case 'a': o->api_socket = optarg; break;
+		case 'M': o->no_modules = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ined: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* modprobe each module; the agent runs without them (software TLS, no
+ * kernel registry) and says so. */
+static void modules_load(void)
+{
+	static const char *const mods[] = { "tls", "ine" };
+
+	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		char *argv[] = { "modprobe", "-q", (char *)mods[i], NULL };
+		char sys[64];
+		int status = -1;
+		pid_t pid;
+
+		snprintf(sys, sizeof(sys), "/sys/module/%s", mods[i]);
+		if (access(sys, F_OK) == 0) {
+			log_msg(LOG_LVL_INFO, "kernel module %s already loaded", mods[i]);
+			continue;
+		}
+		if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ) ||
+		    waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			log_msg(LOG_LVL_WARN, "could not load kernel module %s: running "
+				   "without it (%s)", mods[i], !strcmp(mods[i], "tls") ?
+				   "userspace TLS fallback" : "no kernel session registry");
+		else
+			log_msg(LOG_LVL_INFO, "kernel module %s loaded", mods[i]);
+	}
+}
+
+static int mkdir_parent(const char *path)
+{
+	char *copy = strdup(path), *dir;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	dir = dirname(copy);
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		rc = -errno;
+	free(copy);
+	return rc;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[CONFIG_ERR_MAX] = "";
+
+	(void)sig;
+	(void)what;
+	sd_notify(0, "RELOADING=1");
+	if (daemon_reload(d, err, sizeof(err)))
+		log_msg(LOG_LVL_ERR, "reload refused, previous configuration kept: %s", err);
+	else
+		log_msg(LOG_LVL_INFO, "reloaded configuration version %llu",
+			   (unsigned long long)d->cfg->version);
+	sd_notify(0, "READY=1");
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	log_msg(LOG_LVL_INFO, "signal %d: stopping", (int)sig);
+	sd_notify(0, "STOPPING=1");
+	event_base_loopbreak(d->base);
+}
+
+int main(int argc, char **argv)
+{
+	struct api_options ao = { 0 };
+	struct event *ev_hup, *ev_term, *ev_int;
+	struct event_base *base;
+	struct daemon d;
+	struct opts o;
+	char err[CONFIG_ERR_MAX] = "";
+	int rc;
+
+	if (opts_parse(argc, argv, &o))
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	if (!o.no_modules)
+		modules_load();
+
+	base = event_base_new();
+	if (!base) {
+		log_msg(LOG_LVL_ERR, "event_base_new failed");
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = daemon_init(&d, base, o.state_dir, err, sizeof(err)))) {
+		log_msg(LOG_LVL_ERR, "loading state from %s: %s", o.state_dir,
+			   *err ? err : strerror(-rc));
+		goto err_base;
+	}
+	if (!o.no_modules)
+		daemon_kmod_open(&d);
+	ev_hup = evsignal_new(base, SIGHUP, on_hup, &d);
+	ev_term = evsignal_new(base, SIGTERM, on_term, &d);
+	ev_int = evsignal_new(base, SIGINT, on_term, &d);
+	if (!ev_hup || !ev_term || !ev_int || evsignal_add(ev_hup, NULL) ||
+	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL)) {
+		log_msg(LOG_LVL_ERR, "installing signal handlers failed");
+		rc = -ENOMEM;
+		goto err_sig;
+	}
+	ao.socket_path = o.api_socket;
+	if ((rc = mkdir_parent(o.api_socket)) ||
+	    (rc = api_create(base, &ao, &daemon_api_ops, &d, &d.api))) {
+		log_msg(LOG_LVL_ERR, "REST API on %s: %s", o.api_socket,
+			   rc == -EADDRINUSE ? "another ined is serving it" : strerror(-rc));
+		goto err_sig;
+	}
+	log_msg(LOG_LVL_INFO, "ready: cluster %s, configuration version %llu, API on %s, "
+		   "kernel TLS %s, ine.ko %s",
+		   d.cfg->cluster_id[0] ? d.cfg->cluster_name : "(none)",
+		   (unsigned long long)d.cfg->version, o.api_socket,
+		   d.ktls_available ? "available" : "unavailable",
+		   d.nl ? "loaded" : "not loaded");
+	sd_notify(0, "READY=1");
+
+	event_base_dispatch(base);
+	rc = 0;
+
+	api_destroy(d.api);
+err_sig:
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_hup)
+		event_free(ev_hup);
+	daemon_fini(&d);
+err_base:
+	event_base_free(base);
+out:
+	return rc ? 1 : 0;
 }

@@ -75,6 +75,11 @@ void pki_pem_free(char *pem, size_t len);
 int pki_spki_sha256(X509 *cert, uint8_t out[32]);
 /* Random cluster id: a UUID v4 string (37 bytes with the NUL). */
 int pki_cluster_id_new(char out[37]);
+/* Tests only: supply RSA keys instead of generating them (generation costs
+ * 50 ms to 1 s each).  fn returns a new reference to a key of `bits` bits;
+ * fn = NULL restores real generation. */
+typedef EVP_PKEY *(*pki_keygen_fn)(int bits, void *arg);
+void pki_set_keygen(pki_keygen_fn fn, void *arg);
 
 /* ---------------------------------------------------------------- CA
  * The cluster CA: RSA-3072, self-signed, CN="ine cluster CA", O=ine,
@@ -109,7 +114,9 @@ int pki_ca_sign_csr(const struct pki_ca *ca, const char *csr_pem,
 		    size_t *cert_len, struct pki_err *err);
 
 /* ---------------------------------------------------------------- node
- * Run on the node itself: make an RSA-2048 key and a CSR for one plane. */
+ * Run on the node itself: make an RSA-2048 key and a CSR for one plane.
+ * node_id 0 means "not assigned yet" (a joining node): the CSR then asks
+ * for no SAN; the CA sets the identity from its own records either way. */
 int pki_node_keygen(EVP_PKEY **key, struct pki_err *err);
 int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
 		 const char *node_name, enum pki_plane plane, char **csr_pem,
@@ -256,6 +263,10 @@ uint64_t pki_state_generation(const struct pki_state *st);
  * internal one).  New references; *chain may be empty, never NULL on 0. */
 int pki_state_credentials(const struct pki_state *st, enum pki_plane plane,
 			  X509 **cert, EVP_PKEY **key, STACK_OF(X509) **chain);
+/* The certificate (and chain) served on a plane as PEM, for GET
+ * /v1/cluster/certificates and inectl.  Public data; free with free(). */
+int pki_state_cert_pem(const struct pki_state *st, enum pki_plane plane,
+		       char **pem, size_t *len);
 /* The trust store for verifying peers (+1 ref; pki_trust_put when done). */
 struct pki_trust *pki_state_trust(const struct pki_state *st);
 

@@ -67,7 +67,7 @@ int pki_ca_create(const char *cluster_id, time_t now, struct pki_ca **out,
 			    PKI_CLUSTER_ID_MAX);
 		return -EINVAL;
 	}
-	key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)PKI_CA_BITS);
+	key = pki_rsa_keygen(PKI_CA_BITS);
 	if (!key) {
 		pki_err_set(err, "cannot generate the CA's RSA-%d key", PKI_CA_BITS);
 		return -ENOMEM;

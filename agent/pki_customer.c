@@ -393,6 +393,11 @@ int pki_customer_cert_parse_ex(const char *cert_pem, size_t cert_len,
 		pki_err_set(err, "private key does not match the certificate");
 		goto err;
 	}
+	if (match > 0 && X509_check_ca(sk_X509_value(sk, match))) {
+		pki_err_set(err, "private key does not match the certificate (it belongs to CA certificate number %d of the chain)",
+			    match + 1);
+		goto err;
+	}
 	if (match > 0) {
 		pki_err_set(err, "certificate chain is in the wrong order: the leaf certificate (the one matching the private key, now number %d) must come first",
 			    match + 1);

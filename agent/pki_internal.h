@@ -16,6 +16,7 @@ int pki_key_to_pem(EVP_PKEY *k, char **pem, size_t *len);
 X509 *pki_x509_from_pem(const char *pem, size_t len);
 EVP_PKEY *pki_key_from_pem(const char *pem, size_t len);
 int pki_serial_random(X509 *x);
+EVP_PKEY *pki_rsa_keygen(int bits);	/* honours pki_set_keygen() */
 int pki_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
 int pki_name_set(X509_NAME *n, const char *cn, const char *ou);
 bool pki_cluster_id_valid(const char *id);

@@ -13,13 +13,36 @@
 
 int pki_node_keygen(EVP_PKEY **key, struct pki_err *err)
 {
-	*key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)PKI_NODE_BITS);
+	*key = pki_rsa_keygen(PKI_NODE_BITS);
 	if (!*key) {
 		ERR_clear_error();
 		pki_err_set(err, "cannot generate an RSA-%d key", PKI_NODE_BITS);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Ask for the SAN we expect, so the CSR describes itself; the CA sets the
+ * identity from its own arguments regardless. */
+static int csr_request_san(X509_REQ *req, const char *cluster_id,
+			   uint32_t node_id, enum pki_plane plane)
+{
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *ex;
+	char san[PKI_CLUSTER_ID_MAX + 64];
+	int ret = -ENOMEM;
+
+	snprintf(san, sizeof(san), "URI:ine://%s/node/%u/%s", cluster_id,
+		 node_id, pki_plane_str(plane));
+	ex = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	if (exts && ex && sk_X509_EXTENSION_push(exts, ex)) {
+		ex = NULL;
+		if (X509_REQ_add_extensions(req, exts))
+			ret = 0;
+	}
+	X509_EXTENSION_free(ex);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return ret;
 }
 
 int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
@@ -32,9 +55,8 @@ int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
 	long n;
 	int ret = -ENOMEM;
 
-	(void)node_id;
 	if (!pki_cluster_id_valid(cluster_id) || !pki_node_name_valid(node_name) ||
-	    !pki_plane_str(plane)) {
+	    !pki_plane_str(plane) || node_id > INT32_MAX) {
 		pki_err_set(err, "invalid cluster id, node name or plane for a CSR");
 		return -EINVAL;
 	}
@@ -42,6 +64,7 @@ int pki_node_csr(EVP_PKEY *key, const char *cluster_id, uint32_t node_id,
 	if (!req || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
 	    pki_name_set(X509_REQ_get_subject_name(req), node_name, cluster_id) ||
 	    !X509_REQ_set_pubkey(req, key) ||
+	    (node_id && csr_request_san(req, cluster_id, node_id, plane)) ||
 	    !X509_REQ_sign(req, key, EVP_sha256()))
 		goto out;
 	b = BIO_new(BIO_s_mem());

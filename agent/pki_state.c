@@ -361,6 +361,21 @@ int pki_state_credentials(const struct pki_state *st, enum pki_plane plane,
 	return 0;
 }
 
+int pki_state_cert_pem(const struct pki_state *st, enum pki_plane plane,
+		       char **pem, size_t *len)
+{
+	const struct pki_slot *s;
+
+	if (!pki_plane_str(plane))
+		return -EINVAL;
+	s = &st->slot[PKI_PIDX(plane)];
+	if (s->source == PKI_SRC_CUSTOMER && s->cust)
+		return pki_customer_cert_chain_pem(s->cust, pem, len);
+	if (!s->cert)
+		return -ENOENT;
+	return pki_x509_to_pem(s->cert, pem, len);
+}
+
 struct pki_trust *pki_state_trust(const struct pki_state *st)
 {
 	return pki_trust_get(st->trust);

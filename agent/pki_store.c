@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 
 #include "atomicfile.h"
+#include "log.h"
 #include "pki_internal.h"
 
 #define META_MAX (64 * 1024)
@@ -269,13 +270,13 @@ int pki_store_save(const struct pki_state *st, struct pki_err *err)
 		ret = -errno;
 		goto fail;
 	}
-	/* Committed: from here the new generation is the state. */
+	/* Committed: from here the new generation is the state, so a late
+	 * fsync failure is reported but not returned (memory must follow
+	 * disk, or the next save would collide with this generation). */
 	ret = atomicfile_fsync_dir(st->dir);
-	if (ret) {
-		pki_err_set(err, "state directory %s: fsync failed after switching to %s: %s",
-			    st->dir, name, strerror(-ret));
-		return ret;
-	}
+	if (ret)
+		log_warn("pki: state directory %s: fsync after switching to %s failed: %s",
+			 st->dir, name, strerror(-ret));
 	prune(st->dir, name, cur);
 	return 0;
 fail:

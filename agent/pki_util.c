@@ -144,6 +144,22 @@ EVP_PKEY *pki_key_from_pem(const char *pem, size_t len)
 	return k;
 }
 
+static pki_keygen_fn keygen_fn;
+static void *keygen_arg;
+
+void pki_set_keygen(pki_keygen_fn fn, void *arg)
+{
+	keygen_fn = fn;
+	keygen_arg = arg;
+}
+
+EVP_PKEY *pki_rsa_keygen(int bits)
+{
+	if (keygen_fn)
+		return keygen_fn(bits, keygen_arg);
+	return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+}
+
 int pki_serial_random(X509 *x)
 {
 	unsigned char r[16];

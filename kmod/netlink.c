@@ -20,22 +20,25 @@
 
 static struct genl_family ine_family;
 
+/*
+ * Types and lengths are checked by these policies; value ranges by
+ * check_ranges() below, so that an out-of-range value gets -EINVAL (the
+ * policy range checks would answer -ERANGE) with a message naming it.
+ */
 static const struct nla_policy port_policy[INE_PORT_A_MAX + 1] = {
-	[INE_PORT_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[INE_PORT_A_PORT] = { .type = NLA_U16 },
 };
 
 static const struct nla_policy guard_policy[INE_GUARD_A_MAX + 1] = {
-	[INE_GUARD_A_MODE] = NLA_POLICY_MAX(NLA_U8, INE_GUARD_MODE_MAX),
+	[INE_GUARD_A_MODE] = { .type = NLA_U8 },
 	[INE_GUARD_A_PORTS] = NLA_POLICY_NESTED(port_policy),
 };
 
 static const struct nla_policy session_policy[INE_SESSION_A_MAX + 1] = {
-	[INE_SESSION_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[INE_SESSION_A_ID] = { .type = NLA_U32 },
 	[INE_SESSION_A_FD] = { .type = NLA_U32 },
-	[INE_SESSION_A_PLANE] = NLA_POLICY_RANGE(NLA_U8, INE_PLANE_CONTROL,
-						 INE_PLANE_MAX),
-	[INE_SESSION_A_STATE] = NLA_POLICY_RANGE(NLA_U8, INE_STATE_HANDSHAKING,
-						 INE_STATE_MAX),
+	[INE_SESSION_A_PLANE] = { .type = NLA_U8 },
+	[INE_SESSION_A_STATE] = { .type = NLA_U8 },
 	[INE_SESSION_A_DB_ID] = { .type = NLA_U32 },
 	[INE_SESSION_A_PEER_NODE_ID] = { .type = NLA_U32 },
 	[INE_SESSION_A_PEER_NAME] = { .type = NLA_NUL_STRING,
@@ -45,17 +48,40 @@ static const struct nla_policy session_policy[INE_SESSION_A_MAX + 1] = {
 	[INE_SESSION_A_CERT_EXPIRY] = { .type = NLA_U64 },
 };
 
-static struct netlink_range_validation key_warn_range __ro_after_init = {
-	.min = 1,
-	.max = INE_KEY_WARN_RECORDS_MAX,
-};
-
 static const struct nla_policy ine_policy[INE_A_MAX + 1] = {
 	[INE_A_SESSION] = NLA_POLICY_NESTED(session_policy),
 	[INE_A_GUARD] = NLA_POLICY_NESTED(guard_policy),
-	[INE_A_KEY_WARN_RECORDS] = NLA_POLICY_FULL_RANGE(NLA_U64,
-							 &key_warn_range),
+	[INE_A_KEY_WARN_RECORDS] = { .type = NLA_U64 },
 };
+
+static bool out_of_range(struct genl_info *info, const struct nlattr *a,
+			 u64 v, u64 min, u64 max, const char *msg)
+{
+	if (v >= min && v <= max)
+		return false;
+	if (info->extack) {
+		info->extack->_msg = msg;
+		info->extack->bad_attr = a;
+	}
+	return true;
+}
+
+#define RANGE_U8(tb, t, min, max, msg)					\
+	((tb)[t] && out_of_range(info, (tb)[t], nla_get_u8((tb)[t]), min, max, msg))
+#define RANGE_U32(tb, t, min, max, msg)					\
+	((tb)[t] && out_of_range(info, (tb)[t], nla_get_u32((tb)[t]), min, max, msg))
+
+static int check_session_ranges(struct genl_info *info, struct nlattr **tb)
+{
+	if (RANGE_U32(tb, INE_SESSION_A_ID, 1, U32_MAX, "session id 0 is invalid") ||
+	    RANGE_U32(tb, INE_SESSION_A_FD, 0, INT_MAX, "fd out of range") ||
+	    RANGE_U8(tb, INE_SESSION_A_PLANE, INE_PLANE_CONTROL, INE_PLANE_MAX,
+		     "plane must be 1 (control) or 2 (data)") ||
+	    RANGE_U8(tb, INE_SESSION_A_STATE, INE_STATE_HANDSHAKING,
+		     INE_STATE_MAX, "unknown session state"))
+		return -EINVAL;
+	return 0;
+}
 
 /* ---- replies and events ------------------------------------------------ */
 
@@ -267,7 +293,7 @@ static int parse_session(struct genl_info *info, struct nlattr **tb)
 	}
 	return nla_parse_nested(tb, INE_SESSION_A_MAX,
 				info->attrs[INE_A_SESSION], session_policy,
-				info->extack);
+				info->extack) ?: check_session_ranges(info, tb);
 }
 
 /* A TCP socket of the caller's namespace, by fd in the caller's file
@@ -279,11 +305,6 @@ static struct socket *tcp_socket_of(struct genl_info *info,
 	struct socket *sock;
 	struct sock *sk;
 
-	if (fd > INT_MAX) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attr, "fd out of range");
-		*err = -EBADF;
-		return NULL;
-	}
 	sock = sockfd_lookup(fd, err);
 	if (!sock) {
 		if (*err == -ENOTSOCK)
@@ -695,8 +716,16 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 		if (ret)
 			return ret;
 	}
+	if (RANGE_U8(tb, INE_GUARD_A_MODE, INE_GUARD_OFF, INE_GUARD_MODE_MAX,
+		     "guard mode must be 0 (off), 1 (audit) or 2 (enforce)"))
+		return -EINVAL;
 	if (tb[INE_GUARD_A_MODE])
 		mode = nla_get_u8(tb[INE_GUARD_A_MODE]);
+	a = info->attrs[INE_A_KEY_WARN_RECORDS];
+	if (a && out_of_range(info, a, nla_get_u64(a), 1,
+			      INE_KEY_WARN_RECORDS_MAX,
+			      "key-usage threshold must be 1 .. 2^48 records"))
+		return -EINVAL;
 	if (tb[INE_GUARD_A_PORTS]) {
 		nla_for_each_nested(a, tb[INE_GUARD_A_PORTS], rem) {
 			if (n == INE_GUARD_MAX_PORTS) {
@@ -704,6 +733,9 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 						    "too many guarded ports");
 				return -EINVAL;
 			}
+			if (out_of_range(info, a, nla_get_u16(a), 1, U16_MAX,
+					 "guarded port 0 is invalid"))
+				return -EINVAL;
 			ports[n++] = nla_get_u16(a);
 		}
 		if (!n) {

@@ -20,8 +20,9 @@
  * key material at all).
  *
  * Errors: negative errno in the netlink ACK; the ACK also carries an extack
- * message (NLMSGERR_ATTR_MSG) naming the problem. Unknown or malformed
- * attributes, out-of-range values and unknown flag bits get -EINVAL.
+ * message (NLMSGERR_ATTR_MSG) naming the problem. Unknown attributes,
+ * attributes of the wrong type or length, reply-only attributes in a
+ * request and out-of-range values all get -EINVAL (strict validation).
  *
  * Conventions: integers are host byte order (ports too); addresses are
  * network order, 4 bytes for AF_INET, 16 for AF_INET6. Times: unix seconds
@@ -34,9 +35,10 @@
  *                                          table; must be a connected-or-
  *                                          connecting TCP socket (IPv4/IPv6) of
  *                                          the caller's network namespace
- *                                          (-ENOTSOCK if not a socket,
- *                                          -EPROTONOSUPPORT if not TCP,
- *                                          -EXDEV if another namespace's)
+ *                                          (-EBADF if not open, -ENOTSOCK
+ *                                          if not a socket, -EPROTONOSUPPORT
+ *                                          if not TCP, -EXDEV if another
+ *                                          namespace's, -EINVAL if listening)
  *     INE_SESSION_A_PLANE: NLA_U8          required: enum ine_plane
  *     INE_SESSION_A_STATE: NLA_U8          optional, default HANDSHAKING;
  *                                          enum ine_state (OFFLOADED is
@@ -88,8 +90,10 @@
  *       INE_SESSION_A_TCP_STATE: NLA_U8    TCP_ESTABLISHED (1) ... as in
  *                                          <netinet/tcp.h>
  *       INE_SESSION_A_BYTES_SENT: NLA_U64  bytes of the TCP stream sent and
- *                                          acknowledged by the peer
- *                                          (tcpi_bytes_acked)
+ *                                          acknowledged by the peer, as
+ *                                          tcpi_bytes_acked (the SYN counts
+ *                                          as one); TLS record overhead
+ *                                          included
  *       INE_SESSION_A_BYTES_RECEIVED: NLA_U64  (tcpi_bytes_received)
  *       INE_SESSION_A_TX_CONF, _RX_CONF: NLA_U8  enum ine_conf
  *     present only when the tls ULP is attached:
@@ -148,12 +152,11 @@
  *   counted and dropped in ENFORCE: the peer receives none of its bytes.
  *
  * Multicast group INE_MCGRP_EVENTS ("events"), messages:
- *   INE_CMD_EVENT_SESSION_UP      INE_A_SESSION as in SESSION_GET (no live
- *                                 TLS fields)
- *   INE_CMD_EVENT_SESSION_STATE   INE_A_SESSION { ID, STATE, PLANE, DB_ID,
- *                                 PEER_NODE_ID }
- *   INE_CMD_EVENT_SESSION_DOWN    INE_A_SESSION { ID, PLANE, DB_ID,
- *                                 PEER_NODE_ID, DOWN_REASON }
+ *   INE_CMD_EVENT_SESSION_UP      INE_A_SESSION as in SESSION_GET
+ *   INE_CMD_EVENT_SESSION_STATE   INE_A_SESSION as in SESSION_GET, after
+ *                                 the change (sent when the state changes)
+ *   INE_CMD_EVENT_SESSION_DOWN    INE_A_SESSION with the registered fields
+ *                                 (no live ones) and DOWN_REASON
  *   INE_CMD_EVENT_GUARD_DROP      INE_A_GUARD { MODE, UNREGISTERED, DROPPED,
  *                                 DROPPED_BYTES } and INE_A_SESSION { FAMILY,
  *                                 SADDR, DADDR, SPORT, DPORT } of the last

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Port 3342: accept, non-blocking server handshake, dispatch by ALPN. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "listener.h"
+#include "route.h"
+#include "tls.h"
+
+struct handler {
+	char alpn[32];
+	size_t len;
+	listener_handler_fn cb;
+	void *arg;
+};
+
+struct hs {
+	struct listener *l;
+	struct hs *next, *prev;
+	int fd;
+	struct tls_conn *tc;
+	struct event *rd, *wr, *timer;
+};
+
+struct listener {
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct evconnlistener *evl;
+	struct handler h[LISTENER_MAX_HANDLERS];
+	struct hs *hs;
+	unsigned int max_hs, timeout_ms;
+	bool paused;
+	struct listener_stats st;
+};
+
+static void hs_free(struct hs *h, bool close_fd)
+{
+	struct listener *l = h->l;
+
+	if (h->rd)
+		event_free(h->rd);
+	if (h->wr)
+		event_free(h->wr);
+	if (h->timer)
+		event_free(h->timer);
+	if (close_fd) {
+		tls_conn_free(h->tc);
+		close(h->fd);
+	}
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		l->hs = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	l->st.handshaking--;
+	free(h);
+	if (l->paused && l->st.handshaking < l->max_hs) {
+		l->paused = false;
+		evconnlistener_enable(l->evl);
+	}
+}
+
+static const struct handler *handler_find(const struct listener *l, const char *p)
+{
+	size_t n = p ? strlen(p) : 0;
+	int i;
+
+	for (i = 0; n && i < LISTENER_MAX_HANDLERS; i++)
+		if (l->h[i].cb && l->h[i].len == n && !memcmp(l->h[i].alpn, p, n))
+			return &l->h[i];
+	return NULL;
+}
+
+static void hs_fail(struct hs *h, const char *why)
+{
+	h->l->st.failed++;
+	syslog(LOG_INFO, "listener: handshake on fd %d failed: %s%s%s", h->fd, why,
+	       h->tc && h->tc->reason[0] ? ": " : "", h->tc ? h->tc->reason : "");
+	hs_free(h, true);
+}
+
+static void hs_step(struct hs *h)
+{
+	const struct handler *hd;
+	struct tls_conn *tc = h->tc;
+	listener_handler_fn cb;
+	void *arg;
+	int ret;
+
+	ret = tls_conn_handshake(tc);
+	if (ret == -EAGAIN) {
+		if (tc->want == TLS_WANT_WRITE) {
+			event_del(h->rd);
+			event_add(h->wr, NULL);
+		} else {
+			event_del(h->wr);
+			event_add(h->rd, NULL);
+		}
+		return;
+	}
+	if (ret) {
+		hs_fail(h, "TLS error");
+		return;
+	}
+	hd = handler_find(h->l, tls_alpn_name(tc->alpn));
+	if (!hd) {
+		hs_fail(h, "no handler for the negotiated ALPN protocol");
+		return;
+	}
+	cb = hd->cb;
+	arg = hd->arg;
+	h->l->st.handed_off++;
+	hs_free(h, false);
+	cb(arg, tc);
+}
+
+static void on_hs(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hs_step(arg);
+}
+
+static void on_hs_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs *h = arg;
+
+	(void)fd;
+	(void)what;
+	h->l->st.timed_out++;
+	hs_fail(h, "handshake timed out");
+}
+
+static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = { l->timeout_ms / 1000, (l->timeout_ms % 1000) * 1000 };
+	struct hs *h;
+	int one = 1;
+
+	(void)sa;
+	(void)salen;
+	l->st.accepted++;
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(fd);
+		return;
+	}
+	h->l = l;
+	h->fd = fd;
+	h->next = l->hs;
+	if (l->hs)
+		l->hs->prev = h;
+	l->hs = h;
+	l->st.handshaking++;
+	if (l->st.handshaking >= l->max_hs && !l->paused) {
+		/* Slowloris guard: stop accepting until one finishes. */
+		l->paused = true;
+		l->st.paused++;
+		evconnlistener_disable(evl);
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	h->tc = tls_conn_new(l->ctx, fd, true, TLS_ALPN_NONE);
+	h->rd = event_new(l->base, fd, EV_READ | EV_PERSIST, on_hs, h);
+	h->wr = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_hs, h);
+	h->timer = evtimer_new(l->base, on_hs_timeout, h);
+	if (!h->tc || !h->rd || !h->wr || !h->timer || evtimer_add(h->timer, &tv)) {
+		hs_fail(h, "out of memory");
+		return;
+	}
+	hs_step(h);
+}
+
+struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
+			      const char *addr, uint16_t port,
+			      const struct listener_opts *opts)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (!l)
+		return NULL;
+	l->base = base;
+	l->ctx = server_ctx;
+	l->max_hs = opts && opts->max_handshakes ? opts->max_handshakes :
+						    LISTENER_MAX_HANDSHAKES;
+	l->timeout_ms = opts && opts->handshake_timeout_ms ?
+			opts->handshake_timeout_ms : LISTENER_HANDSHAKE_TIMEOUT_MS;
+	if (route_sockaddr(addr && addr[0] ? addr : "0.0.0.0", port, &ss, &sl))
+		goto err;
+	l->evl = evconnlistener_new_bind(base, on_accept, l,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+					 LEV_OPT_CLOSE_ON_EXEC, 128,
+					 (struct sockaddr *)&ss, sl);
+	if (!l->evl) {
+		syslog(LOG_ERR, "listener: cannot listen on %s:%u: %s",
+		       addr && addr[0] ? addr : "0.0.0.0", port, strerror(errno));
+		goto err;
+	}
+	return l;
+err:
+	free(l);
+	return NULL;
+}
+
+void listener_free(struct listener *l)
+{
+	if (!l)
+		return;
+	while (l->hs)
+		hs_free(l->hs, true);
+	evconnlistener_free(l->evl);
+	free(l);
+}
+
+int listener_set_handler(struct listener *l, const char *alpn,
+			 listener_handler_fn cb, void *arg)
+{
+	size_t n = strlen(alpn);
+	int i, free_slot = -1;
+
+	if (!n || n >= sizeof(l->h[0].alpn))
+		return -EINVAL;
+	for (i = 0; i < LISTENER_MAX_HANDLERS; i++) {
+		if (l->h[i].cb && l->h[i].len == n && !memcmp(l->h[i].alpn, alpn, n))
+			break;
+		if (!l->h[i].cb && free_slot < 0)
+			free_slot = i;
+	}
+	if (i == LISTENER_MAX_HANDLERS) {
+		if (!cb)
+			return 0;
+		if (free_slot < 0)
+			return -ENOSPC;
+		i = free_slot;
+	}
+	memcpy(l->h[i].alpn, alpn, n);
+	l->h[i].len = n;
+	l->h[i].cb = cb;
+	l->h[i].arg = arg;
+	return 0;
+}
+
+void listener_get_stats(const struct listener *l, struct listener_stats *st)
+{
+	*st = l->st;
+}

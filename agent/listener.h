@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The internode TLS port (3342): accepts, runs the server handshake
+ * without blocking, then hands the connection to the handler registered
+ * for the negotiated ALPN protocol ("ine-dp/1" -> relay, "ine-cp/1" /
+ * "ine-join/1" -> control plane). Which protocols the server accepts at all
+ * is the SSL_CTX's (tls.h: tls_config.accept_alpn); one that passes the
+ * handshake but has no handler registered is closed.
+ *
+ * Slowloris: at most max_handshakes handshakes are in progress (accepting
+ * pauses beyond that) and each gets handshake_timeout_ms to finish.
+ */
+#ifndef INE_LISTENER_H
+#define INE_LISTENER_H
+
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+struct event_base;
+struct listener;
+
+#define LISTENER_MAX_HANDSHAKES		64
+#define LISTENER_HANDSHAKE_TIMEOUT_MS	10000
+#define LISTENER_MAX_HANDLERS		8
+
+struct tls_conn;
+
+/*
+ * Called with a finished handshake (tls_conn_handshake() returned 0): the
+ * handler owns c and c->fd from here (tls_conn_free, then close). The
+ * socket is non-blocking; c->alpn, c->peer_node_id etc. are set.
+ */
+typedef void (*listener_handler_fn)(void *arg, struct tls_conn *c);
+
+struct listener_opts {
+	unsigned int max_handshakes;		/* 0: LISTENER_MAX_HANDSHAKES */
+	unsigned int handshake_timeout_ms;	/* 0: LISTENER_HANDSHAKE_TIMEOUT_MS */
+};
+
+/*
+ * Bind addr:port (addr "" or NULL: all addresses, IPv4) with server_ctx
+ * (tls_ctx_new(cfg, true); not owned).
+ */
+struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
+			      const char *addr, uint16_t port,
+			      const struct listener_opts *opts);
+void listener_free(struct listener *l);
+
+/* Register (or replace, with cb NULL remove) the handler for alpn. */
+int listener_set_handler(struct listener *l, const char *alpn,
+			 listener_handler_fn cb, void *arg);
+
+struct listener_stats {
+	unsigned int handshaking;
+	uint64_t accepted, handed_off, failed, timed_out, paused;
+};
+void listener_get_stats(const struct listener *l, struct listener_stats *st);
+
+#endif
