@@ -16,7 +16,16 @@ $(BENCH_BIN)/libbench.a: tools/bench/bench.o
 	@mkdir -p $(BENCH_BIN)
 	$(AR) rcs $@ $^
 
-$(BENCH_BIN)/%: tools/bench/%.c $(BENCH_BIN)/libbench.a agent/libine-agent.a
+$(BENCH_BIN)/%: tools/bench/%.c $(BENCH_BIN)/libbench.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# With the TLS work's agent/tls.h + ktls.h, xfer --ine measures kernel-TLS
+# sendfile through ine's own hand-off (TLS 1.3 receive in the kernel too).
+BENCH_INE_TLS := $(and $(wildcard agent/tls.h),$(wildcard agent/ktls.h))
+$(BENCH_BIN)/xfer: tools/bench/xfer.c $(BENCH_BIN)/libbench.a $(if $(BENCH_INE_TLS),agent/libine-agent.a)
+	$(CC) $(CPPFLAGS) $(if $(BENCH_INE_TLS),-DBENCH_INE_TLS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BENCH_BIN)/kmodmem: tools/bench/kmodmem.c $(BENCH_BIN)/libbench.a agent/libine-agent.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench-bins: $(BENCH_BINS) $(BENCH_EXTRA)
@@ -26,7 +35,7 @@ bench-bins: $(BENCH_BINS) $(BENCH_EXTRA)
 bench: bench-bins
 	-$(MAKE) module KDIR=$(VM_KDIR)
 	-$(MAKE) ined tests/vm/bins
-	tools/bench/run --vm-timeout $(BENCH_VM_TIMEOUT) --out $(BENCH_DIR)
+	$(if $(BENCH_QUICK),INE_BENCH_QUICK=1) tools/bench/run --vm-timeout $(BENCH_VM_TIMEOUT) --out $(BENCH_DIR)
 
 bench-clean:
 	rm -f tools/bench/*.o tools/bench/*.d

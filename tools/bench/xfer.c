@@ -7,6 +7,7 @@
  *   xfer send --connect HOST:PORT --file PATH --bytes N [--label L]
  *             [--watch PID,PID...] [TLS options]
  *   TLS options: --tls 1.2|1.3 --cipher NAME --cert F --key F --ca F [--ktls]
+ *                [--ine]
  *
  * The sender connects (TLS handshake if asked), exchanges one byte each
  * way so every hop on the path (relays, stunnels) has finished its own
@@ -33,6 +34,11 @@
 #include <unistd.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#ifdef BENCH_INE_TLS
+#include <openssl/pem.h>
+#include "ktls.h"
+#include "tls.h"
+#endif
 
 #define ACK_KTLS_RX 1u
 #define ACK_KTLS_TX 2u
@@ -48,7 +54,7 @@ struct opts {
 	const char *tls, *cipher, *cert, *key, *ca;
 	uint64_t bytes;
 	long count;
-	bool ktls;
+	bool ktls, ine;
 };
 
 static int die(const char *what, int err)
@@ -111,6 +117,70 @@ static SSL *tls_start(const struct opts *o, SSL_CTX *ctx, int fd, bool server)
 	return ssl;
 }
 
+#ifdef BENCH_INE_TLS
+/* ine's TLS context: the agent's policy, this run's certificates. */
+static SSL_CTX *ine_ctx(const struct opts *o, bool server)
+{
+	struct tls_config cfg = { .accept_alpn = TLS_ALPN_BIT(TLS_ALPN_DP) };
+	X509_STORE *st = X509_STORE_new();
+	SSL_CTX *ctx = NULL;
+	FILE *f;
+
+	if ((f = fopen(o->cert, "re"))) {
+		cfg.cert = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if ((f = fopen(o->key, "re"))) {
+		cfg.key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (!cfg.cert || !cfg.key || !st || X509_STORE_load_file(st, o->ca) != 1) {
+		fprintf(stderr, "xfer: cannot load %s, %s or %s\n", o->cert, o->key, o->ca);
+		goto out;
+	}
+	cfg.trust = st;
+	ctx = tls_ctx_new(&cfg, server);
+	if (ctx && !server) {	/* the client picks the suite under test */
+		int v = strcmp(o->tls, "1.3") ? TLS1_2_VERSION : TLS1_3_VERSION;
+
+		SSL_CTX_set_min_proto_version(ctx, v);
+		SSL_CTX_set_max_proto_version(ctx, v);
+		if (v == TLS1_3_VERSION ? !SSL_CTX_set_ciphersuites(ctx, o->cipher)
+					: !SSL_CTX_set_cipher_list(ctx, o->cipher)) {
+			tls_ctx_free(ctx);
+			ctx = NULL;
+		}
+	}
+	if (!ctx)
+		fprintf(stderr, "xfer: ine TLS context (%s %s) failed\n", o->tls, o->cipher);
+out:
+	X509_free(cfg.cert);
+	EVP_PKEY_free(cfg.key);
+	X509_STORE_free(st);
+	return ctx;
+}
+
+/* Handshake and kernel TLS both ways, or NULL (said why). */
+static struct tls_conn *ine_start(SSL_CTX *ctx, int fd, bool server)
+{
+	struct tls_conn *c = tls_conn_new(ctx, fd, server, server ? TLS_ALPN_NONE : TLS_ALPN_DP);
+	int r;
+
+	if (!c)
+		return NULL;
+	r = tls_conn_handshake(c);
+	if (!r)
+		r = ktls_conn_install(c);
+	if (r || !c->ktls_tx || !c->ktls_rx) {
+		fprintf(stderr, "xfer: ine TLS %s: %s\n", server ? "server" : "client",
+			r ? c->reason : "kernel TLS is not on in both directions");
+		tls_conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+#endif
+
 static SSL_CTX *ctx_for(const struct opts *o, bool server)
 {
 	SSL_CTX *ctx;
@@ -119,6 +189,10 @@ static SSL_CTX *ctx_for(const struct opts *o, bool server)
 		fprintf(stderr, "xfer: --tls needs --cipher, --cert, --key and --ca\n");
 		return NULL;
 	}
+#ifdef BENCH_INE_TLS
+	if (o->ine)
+		return ine_ctx(o, server);
+#endif
 	ctx = bench_tls_ctx(server, o->tls, o->cipher, o->cert, o->key, o->ca, o->ktls);
 	if (!ctx)
 		fprintf(stderr, "xfer: TLS context (%s %s): %s\n", o->tls, o->cipher,
@@ -137,10 +211,21 @@ static int sink_one(const struct opts *o, SSL_CTX *ctx, int fd, char *buf, size_
 	struct end e = { .fd = fd };
 	struct ack a = { 0 };
 	struct start st;
-	uint64_t left, total;
+	uint64_t left, total, flags = 0;
 	double cpu0;
 	int r = -EPROTO;
+#ifdef BENCH_INE_TLS
+	struct tls_conn *tc = NULL;
 
+	if (ctx && o->ine) {
+		/* the kernel holds both directions: plain read/write on fd */
+		tc = ine_start(ctx, fd, true);
+		if (!tc)
+			return -EPROTO;
+		flags = ACK_KTLS_RX | ACK_KTLS_TX;
+		ctx = NULL;
+	}
+#endif
 	if (ctx && !(e.ssl = tls_start(o, ctx, fd, true)))
 		return -EPROTO;
 	if (end_read_full(&e, &st, sizeof(st)) || st.tag != 'S')
@@ -177,16 +262,17 @@ static int sink_one(const struct opts *o, SSL_CTX *ctx, int fd, char *buf, size_
 	a.bytes = htole64(total);
 	a.cpu_us = htole64((uint64_t)((bench_cpu_self() - cpu0) * 1e6));
 	if (e.ssl) {
-		uint64_t f = 0;
-
 		if (BIO_get_ktls_recv(SSL_get_rbio(e.ssl)))
-			f |= ACK_KTLS_RX;
+			flags |= ACK_KTLS_RX;
 		if (BIO_get_ktls_send(SSL_get_wbio(e.ssl)))
-			f |= ACK_KTLS_TX;
-		a.flags = htole64(f);
+			flags |= ACK_KTLS_TX;
 	}
+	a.flags = htole64(flags);
 	r = end_write_full(&e, &a, sizeof(a));
 out:
+#ifdef BENCH_INE_TLS
+	tls_conn_free(tc);
+#endif
 	if (e.ssl) {
 		SSL_shutdown(e.ssl);
 		SSL_free(e.ssl);
@@ -282,6 +368,16 @@ static int do_send(const struct opts *o)
 	e.fd = bench_connect(o->connect);
 	if (e.fd < 0)
 		return die(o->connect, e.fd);
+#ifdef BENCH_INE_TLS
+	struct tls_conn *tc = NULL;
+
+	if (ctx && o->ine) {
+		tc = ine_start(ctx, e.fd, false);
+		if (!tc)
+			return 1;
+		ktx = true;
+	} else
+#endif
 	if (ctx) {
 		e.ssl = tls_start(o, ctx, e.fd, false);
 		if (!e.ssl)
@@ -342,6 +438,9 @@ static int do_send(const struct opts *o)
 		SSL_shutdown(e.ssl);
 		SSL_free(e.ssl);
 	}
+#ifdef BENCH_INE_TLS
+	tls_conn_free(tc);
+#endif
 	close(e.fd);
 	close(ffd);
 	SSL_CTX_free(ctx);
@@ -382,7 +481,7 @@ int main(int argc, char **argv)
 		{ "watch", 1, NULL, 'w' }, { "tls", 1, NULL, 't' },
 		{ "cipher", 1, NULL, 'C' }, { "cert", 1, NULL, 'e' },
 		{ "key", 1, NULL, 'k' }, { "ca", 1, NULL, 'a' },
-		{ "ktls", 0, NULL, 'K' }, { NULL, 0, NULL, 0 },
+		{ "ktls", 0, NULL, 'K' }, { "ine", 0, NULL, 'I' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .watch = "" };
 	const char *mode;
@@ -391,6 +490,12 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		goto usage;
 	mode = argv[1];
+	if (!strcmp(mode, "features")) {	/* what this build can do, for the suites */
+#ifdef BENCH_INE_TLS
+		puts("ine-tls");
+#endif
+		return 0;
+	}
 	if (!strcmp(mode, "mkfile"))
 		return argc == 4 && bench_parse_size(argv[3]) ?
 		       do_mkfile(argv[2], bench_parse_size(argv[3])) : die("mkfile PATH SIZE", EINVAL);
@@ -410,6 +515,14 @@ int main(int argc, char **argv)
 		case 'k': o.key = optarg; break;
 		case 'a': o.ca = optarg; break;
 		case 'K': o.ktls = true; break;
+		case 'I':
+#ifdef BENCH_INE_TLS
+			o.ine = o.ktls = true;
+			break;
+#else
+			fprintf(stderr, "xfer: --ine needs agent/tls.h and agent/ktls.h (not built in)\n");
+			return 2;
+#endif
 		default: goto usage;
 		}
 	}
