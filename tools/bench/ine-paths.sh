@@ -150,7 +150,7 @@ ine_handshakes() {
 		return 0
 	fi
 	n=${INE_BENCH_HANDSHAKES:-1000}
-	[ "$ENV" = vm ] && n=${INE_BENCH_VM_HANDSHAKES:-30}
+	[ "$ENV" = vm ] && n=${INE_BENCH_VM_HANDSHAKES:-20}
 	[ "${INE_BENCH_QUICK:-0}" = 1 ] && n=10
 	# "TLSv1.2 CIPHER n=N  wall X/s  server A ms CPU (B/s per core)  client C ms CPU (D/s per core)"
 	$T $HANDSHAKE -n $n | awk '/ n=[0-9]+ / {
