@@ -4,11 +4,11 @@
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
-KABI     := $(shell tools/kabi 2>/dev/null)
 # ine.ko for this machine's kernel (install) ...
 KDIR     ?= $(shell tools/kdir 2>/dev/null)
-# ... and for the kernel the test VM boots (check/demo/bench).
-VM_KDIR  := /usr/src/linux-headers-$(KABI)
+# ... and for the kernel the test VM boots (check/demo/bench), looked up
+# when the recipe runs (after deps may have installed it).
+VM_KDIR_CMD = /usr/src/linux-headers-$$(tools/kabi)
 
 PKGS     := openssl libnl-genl-3.0 libevent jansson libsystemd
 CC       ?= gcc
@@ -71,7 +71,7 @@ hostcheck: ined inectl tests/vm/bins
 	tests/host/run-all
 
 vmcheck: ined inectl tests/vm/bins
-	$(MAKE) module KDIR=$(VM_KDIR)
+	$(MAKE) module KDIR=$(VM_KDIR_CMD)
 	tools/vm-run --timeout 1200 -- tests/vm/run-all
 
 check: deps
@@ -81,8 +81,12 @@ check: deps
 	$(MAKE) vmcheck
 	@echo "make check: all suites passed"
 
+# The demo runs in the VM (Debian's kernel), so the module is built for it.
+# Sub-makes: on a fresh machine the kernel and libraries only exist once
+# deps has run, and make evaluates KDIR/pkg-config when it reads this file.
 demo: deps
-	$(MAKE) all KDIR=$(VM_KDIR)
+	$(MAKE) ined inectl tests/vm/bins
+	$(MAKE) module KDIR=$(VM_KDIR_CMD)
 	tools/demo
 
 # ---- fuzzing (clang, libFuzzer + ASan + UBSan) ---------------------------

@@ -458,6 +458,31 @@ static void certs_rotate(struct api_req *req, void *arg)
 
 /* ---- status, alerts, metrics ---------------------------------------- */
 
+/* A peer as the control plane reports it ({node_id, name, connected,
+ * status: that node's own status object or null, ...}) in the same shape
+ * as this node's entry, plus the control plane's fields (node_id,
+ * connected, primary, status_age_s, error) and reachable. */
+static json_t *peer_node(const json_t *p)
+{
+	json_t *st = json_object_get(p, "status"), *o;
+	const char *k;
+	json_t *v;
+
+	o = json_is_object(st) ? json_deep_copy(st) : json_object();
+	if (!o)
+		return NULL;
+	if (!json_object_get(o, "uid"))
+		json_object_set(o, "uid", json_object_get(p, "node_id"));
+	if (!json_object_get(o, "name") && json_object_get(p, "name"))
+		json_object_set(o, "name", json_object_get(p, "name"));
+	json_object_set_new(o, "reachable", json_boolean(json_is_true(json_object_get(p,
+									"connected"))));
+	json_object_foreach((json_t *)p, k, v)
+		if (strcmp(k, "status") && strcmp(k, "name"))
+			json_object_set(o, k, v);
+	return o;
+}
+
 static void status(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
@@ -469,7 +494,11 @@ static void status(struct api_req *req, void *arg)
 	if (ops->status_local && (o = ops->status_local(ctx)))
 		json_array_append_new(nodes, o);
 	if (ops->status_peers && (peers = ops->status_peers(ctx))) {
-		json_array_extend(nodes, peers);
+		json_t *p;
+		size_t i;
+
+		json_array_foreach(peers, i, p)
+			json_array_append_new(nodes, peer_node(p));
 		json_decref(peers);
 	}
 	api_req_reply(req, 200, json_pack("{s:s, s:s, s:I, s:o}", "cluster_id", c->cluster_id,

@@ -106,8 +106,8 @@ struct cp {
 	uint16_t port;
 	char bind_addr[CONFIG_ADDR_MAX];
 
-	struct pki_state *pki;		/* NULL until member */
-	bool pki_owned;			/* false: the daemon's (hooks) */
+	struct pki_state *pki_mine;	/* without pki hooks: ours */
+	bool pki_owned;
 	struct token_store *tokens;
 	json_t *certs;			/* customer bundle, or NULL */
 	int64_t certs_version;
@@ -151,6 +151,14 @@ struct cp_job {
 
 /* ------------------------------------------------------------ helpers */
 
+/* The PKI state: the daemon's when it owns it (read through the hook every
+ * time, it may replace it), else ours.  NULL until member. */
+static struct pki_state *PKI(const struct cp *cp)
+{
+	return cp->hooks.pki_get ? cp->hooks.pki_get(cp->hooks.arg) :
+				   cp->pki_mine;
+}
+
 /* The live configuration is the daemon's; we read it through the hook. */
 static const struct config *live(const struct cp *cp)
 {
@@ -177,15 +185,15 @@ const char *cp_state_dir(const struct cp *cp) { return cp->dir; }
 const char *cp_pki_dir(const struct cp *cp) { return cp->pki_dir; }
 struct token_store *cp_tokens(struct cp *cp) { return cp->tokens; }
 const struct config *cp_config(const struct cp *cp) { return live(cp); }
-bool cp_is_member(const struct cp *cp) { return cp->pki != NULL; }
-struct pki_state *cp_pki(struct cp *cp) { return cp->pki; }
+bool cp_is_member(const struct cp *cp) { return PKI(cp) != NULL; }
+struct pki_state *cp_pki(struct cp *cp) { return PKI(cp); }
 const json_t *cp_certs_bundle(const struct cp *cp) { return cp->certs; }
 int64_t cp_certs_version(const struct cp *cp) { return cp->certs_version; }
 uint16_t cp_port(const struct cp *cp) { return cp->port; }
 
 uint32_t cp_node_id(const struct cp *cp)
 {
-	return cp->pki ? pki_state_node_id(cp->pki) : 0;
+	return PKI(cp) ? pki_state_node_id(PKI(cp)) : 0;
 }
 
 /* The primary is the node holding the CA key: the lowest id, node 1, made
@@ -202,8 +210,8 @@ uint32_t cp_primary_id(const struct cp *cp)
 
 bool cp_is_primary(const struct cp *cp)
 {
-	return cp->pki && cp_node_id(cp) == cp_primary_id(cp) &&
-	       pki_ca_can_sign(pki_state_ca(cp->pki));
+	return PKI(cp) && cp_node_id(cp) == cp_primary_id(cp) &&
+	       pki_ca_can_sign(pki_state_ca(PKI(cp)));
 }
 
 int cp_http_status(int rc)
@@ -391,9 +399,9 @@ static int verify_peer_cb(void *arg, X509 *leaf, STACK_OF(X509) *chain,
 	uint32_t id = 0;
 	int ret;
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return -EACCES;
-	t = pki_state_trust(cp->pki);
+	t = pki_state_trust(PKI(cp));
 	if (!t)
 		return -EACCES;
 	ret = pki_verify_peer(t, leaf, chain, (enum pki_plane)plane,
@@ -415,9 +423,9 @@ SSL_CTX *cp_tls_ctx_new(struct cp *cp, bool server)
 	struct tls_config cfg = { 0 };
 	SSL_CTX *ctx = NULL;
 
-	if (!cp->pki ||
-	    pki_state_credentials(cp->pki, PKI_PLANE_CP, &cert, &key, &chain) < 0 ||
-	    pki_state_credentials(cp->pki, PKI_PLANE_DP, &dp_cert, &dp_key,
+	if (!PKI(cp) ||
+	    pki_state_credentials(PKI(cp), PKI_PLANE_CP, &cert, &key, &chain) < 0 ||
+	    pki_state_credentials(PKI(cp), PKI_PLANE_DP, &dp_cert, &dp_key,
 				  &dp_chain) < 0)
 		goto out;
 	cfg.cert = cert;
@@ -454,9 +462,9 @@ static SSL_CTX *client_ctx(struct cp *cp)
 {
 	uint64_t gen;
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return NULL;
-	gen = pki_state_generation(cp->pki);
+	gen = pki_state_generation(PKI(cp));
 	if (!cp->client_ctx || cp->client_ctx_gen != gen) {
 		SSL_CTX *ctx = cp_tls_ctx_new(cp, false);
 
@@ -592,8 +600,43 @@ static void sess_register(struct cp_sess *s)
 			a.cert_expiry = (uint64_t)timegm(&tm);
 		a.cert_serial = serial[0] ? serial : NULL;
 	}
-	ret = inenl_session_add(s->cp->nl, &a, &s->nl_id);
-	if (ret < 0) {
+	/* registered already: by us before the handshake (outgoing), or by
+	 * the listener (incoming) — then update it */
+	if (!s->nl_id) {
+		ret = inenl_session_add(s->cp->nl, &a, &s->nl_id);
+		if (ret == -EEXIST) {
+			struct inenl_session info;
+
+			if (inenl_session_get(s->cp->nl, 0, s->fd, &info) == 0)
+				s->nl_id = info.id;
+		} else if (ret < 0) {
+			log_warn("control plane: ine.ko refused the session: %s",
+				 inenl_last_error(s->cp->nl));
+			s->nl_id = 0;
+			return;
+		}
+	}
+	if (s->nl_id && inenl_session_update(s->cp->nl, s->nl_id, &a) < 0)
+		log_warn("control plane: ine.ko: cannot update session %u: %s",
+			 s->nl_id, inenl_last_error(s->cp->nl));
+}
+
+/* Outgoing: register before the first byte (the ClientHello) so that a
+ * guard in enforce mode lets the handshake through. */
+static void sess_register_early(struct cp_sess *s)
+{
+	struct inenl_session_add a = { 0 };
+	const struct config_node *n;
+
+	if (!s->cp->nl)
+		return;
+	n = s->peer_id ? config_node_find(live(s->cp), s->peer_id) : NULL;
+	a.fd = s->fd;
+	a.plane = INE_PLANE_CONTROL;
+	a.state = INE_STATE_HANDSHAKING;
+	a.peer_node_id = s->peer_id;
+	a.peer_name = n ? n->name : NULL;
+	if (inenl_session_add(s->cp->nl, &a, &s->nl_id) < 0) {
 		log_warn("control plane: ine.ko refused the session: %s",
 			 inenl_last_error(s->cp->nl));
 		s->nl_id = 0;
@@ -811,6 +854,7 @@ static void sess_connected(struct cp_sess *s)
 		cp_sess_close(s, why);
 		return;
 	}
+	sess_register_early(s);
 	s->tc = tls_conn_new(s->ctx, s->fd, false, s->alpn);
 	if (!s->tc) {
 		cp_sess_close(s, "TLS setup failed");
@@ -1167,7 +1211,7 @@ int cp_config_propose(struct cp *cp, struct config *next, cp_done_fn done,
 		config_free(next);
 		return fail(err, errlen, -EINVAL, "%s", verr);
 	}
-	if (!cp->pki || cp_is_primary(cp))
+	if (!PKI(cp) || cp_is_primary(cp))
 		return cp_commit_local(cp, next, err, errlen);
 
 	primary = cp_primary_id(cp);
@@ -1265,7 +1309,7 @@ int cp_certs_install(struct cp *cp, const json_t *bundle, int64_t version,
 	struct pki_err perr = { "" };
 	int ret;
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return fail(err, errlen, -ENOTCONN, "not a cluster member");
 	ret = certs_validate(bundle, &c, err, errlen);
 	if (ret < 0)
@@ -1276,7 +1320,7 @@ int cp_certs_install(struct cp *cp, const json_t *bundle, int64_t version,
 		return fail(err, errlen, ret, "cannot save certificates: %s",
 			    strerror(-ret));
 	}
-	ret = pki_state_apply_customer(cp->pki, c, &perr);
+	ret = pki_state_apply_customer(PKI(cp), c, &perr);
 	pki_customer_free(c);
 	if (ret < 0)
 		return fail(err, errlen, ret, "%s", perr.msg);
@@ -1305,7 +1349,7 @@ static int certs_commit(struct cp *cp, const json_t *bundle, char *err,
 	ret = config_dup(live(cp), &next);
 	if (ret < 0)
 		return fail(err, errlen, ret, "out of memory");
-	pki_state_status(cp->pki, &st);
+	pki_state_status(PKI(cp), &st);
 	next->certs.mode = CONFIG_CERT_CUSTOMER;
 	next->certs.generation++;
 	for (int i = 0; i < CONFIG_PLANE_N; i++) {
@@ -1332,7 +1376,7 @@ int cp_certs_propose(struct cp *cp, const json_t *body, cp_done_fn done,
 	pki_customer_free(c);
 	if (ret < 0)
 		return ret;
-	if (!cp->pki)
+	if (!PKI(cp))
 		return fail(err, errlen, -ENOTCONN,
 			    "create or join a cluster before uploading certificates");
 	if (cp_is_primary(cp))
@@ -1366,7 +1410,7 @@ int cp_certs_rotate(struct cp *cp, cp_done_fn done, void *arg, char *err,
 	struct config *next;
 	int ret;
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return fail(err, errlen, -ENOTCONN,
 			    "create or join a cluster before rotating certificates");
 	ret = config_dup(live(cp), &next);
@@ -1427,7 +1471,7 @@ static void rotate_remote_done(void *arg)
 	int ret;
 
 	cp->csr_inflight[PKI_PIDX(k->plane)] = false;
-	if (k->ret < 0 || !cp->pki) {
+	if (k->ret < 0 || !PKI(cp)) {
 		log_warn("control plane: cannot make a %s key: %s",
 			 pki_plane_str(k->plane), k->perr.msg);
 		goto out;
@@ -1435,7 +1479,7 @@ static void rotate_remote_done(void *arg)
 	if (!p || !p->up || !p->sess)
 		goto out;	/* retried on the next tick */
 	me = config_node_find(live(cp), cp_node_id(cp));
-	ret = pki_node_csr(k->key[PKI_PIDX(k->plane)], pki_state_cluster_id(cp->pki),
+	ret = pki_node_csr(k->key[PKI_PIDX(k->plane)], pki_state_cluster_id(PKI(cp)),
 			   cp_node_id(cp), me ? me->name : "?", k->plane, &csr,
 			   &csr_len, &perr);
 	if (ret < 0) {
@@ -1497,27 +1541,27 @@ static void rotate_local_done(void *arg)
 	uint64_t gen;
 
 	cp->rotating_local = false;
-	if (k->ret < 0 || !cp->pki) {
+	if (k->ret < 0 || !PKI(cp)) {
 		log_warn("control plane: rotation: cannot make keys: %s", k->perr.msg);
 		goto out;
 	}
-	gen = pki_state_generation(cp->pki);
+	gen = pki_state_generation(PKI(cp));
 	me = config_node_find(live(cp), cp_node_id(cp));
 	for (int pl = PKI_PLANE_CP; pl <= PKI_PLANE_DP; pl++) {
 		char *csr = NULL, *cert = NULL;
 		size_t csr_len = 0, cert_len = 0;
 		int ret;
 
-		ret = pki_node_csr(k->key[PKI_PIDX(pl)], pki_state_cluster_id(cp->pki),
+		ret = pki_node_csr(k->key[PKI_PIDX(pl)], pki_state_cluster_id(PKI(cp)),
 				   cp_node_id(cp), me ? me->name : "?",
 				   (enum pki_plane)pl, &csr, &csr_len, &perr);
 		if (!ret)
-			ret = pki_ca_sign_csr(pki_state_ca(cp->pki), csr, csr_len,
+			ret = pki_ca_sign_csr(pki_state_ca(PKI(cp)), csr, csr_len,
 					      cp_node_id(cp), me ? me->name : "?",
 					      (enum pki_plane)pl, clock_now(), &cert,
 					      &cert_len, &perr);
 		if (!ret)
-			ret = pki_state_install_cert(cp->pki, (enum pki_plane)pl,
+			ret = pki_state_install_cert(PKI(cp), (enum pki_plane)pl,
 						     k->key[PKI_PIDX(pl)], cert,
 						     cert_len, &perr);
 		if (csr)
@@ -1532,7 +1576,7 @@ static void rotate_local_done(void *arg)
 	}
 	log_info("control plane: certificates rotated (generation %u)",
 		 live(cp)->certs.generation);
-	if (pki_state_generation(cp->pki) != gen)
+	if (pki_state_generation(PKI(cp)) != gen)
 		notify_pki(cp);
 out:
 	keyjob_free(k);
@@ -1569,18 +1613,18 @@ static void rotation_check(struct cp *cp)
 	uint64_t gen;
 	bool manual;
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return;
-	gen = pki_state_generation(cp->pki);
+	gen = pki_state_generation(PKI(cp));
 	manual = live(cp)->certs.generation > cp->rotated_gen;
-	if (pki_ca_can_sign(pki_state_ca(cp->pki))) {
+	if (pki_ca_can_sign(pki_state_ca(PKI(cp)))) {
 		if (manual && rotate_local(cp) < 0)
 			return;
-		if (pki_state_tick(cp->pki, clock_now(), &plan, &perr) < 0)
+		if (pki_state_tick(PKI(cp), clock_now(), &plan, &perr) < 0)
 			log_warn("control plane: certificate check: %s", perr.msg);
 	} else {
-		pki_state_tick(cp->pki, clock_now(), &plan, &perr);
-		pki_state_dates(cp->pki, dates);
+		pki_state_tick(PKI(cp), clock_now(), &plan, &perr);
+		pki_state_dates(PKI(cp), dates);
 		pki_plan(dates, clock_now(), &plan);
 		for (int pl = PKI_PLANE_CP; pl <= PKI_PLANE_DP; pl++) {
 			enum pki_action a = plan.plane[PKI_PIDX(pl)].action;
@@ -1597,7 +1641,7 @@ static void rotation_check(struct cp *cp)
 		cp->rotated_gen = live(cp)->certs.generation;
 		save_cpstate(cp);
 	}
-	if (pki_state_generation(cp->pki) != gen)
+	if (pki_state_generation(PKI(cp)) != gen)
 		notify_pki(cp);
 }
 
@@ -1644,7 +1688,7 @@ static const struct cp_sess_ops member_ops = {
 static json_t *hello_msg(const struct cp *cp)
 {
 	return cpmsg_pack(CPMSG_HELLO, "{s:s, s:i, s:I, s:I}", "cluster_id",
-			  pki_state_cluster_id(cp->pki), "node_id",
+			  pki_state_cluster_id(PKI(cp)), "node_id",
 			  (int)cp_node_id(cp), "version",
 			  (json_int_t)live(cp)->version, "certs_version",
 			  (json_int_t)cp->certs_version);
@@ -1694,7 +1738,7 @@ static void on_hello(struct cp_sess *s, json_t *msg)
 	struct cp_peer *p;
 	char why[CP_ERR_MAX];
 
-	if (strcmp(cid, pki_state_cluster_id(cp->pki)) != 0) {
+	if (strcmp(cid, pki_state_cluster_id(PKI(cp))) != 0) {
 		snprintf(why, sizeof(why), "peer is in another cluster (%s)", cid);
 		cp_sess_close(s, why);
 		return;
@@ -1878,7 +1922,7 @@ static void on_csr(struct cp_sess *s, json_t *msg)
 				      "requesting node is not in the configuration", 0);
 		return;
 	}
-	ret = pki_ca_sign_csr(pki_state_ca(cp->pki), csr, strlen(csr),
+	ret = pki_ca_sign_csr(pki_state_ca(PKI(cp)), csr, strlen(csr),
 			      s->peer_id, n->name, plane, clock_now(), &cert,
 			      &cert_len, &perr);
 	if (ret < 0) {
@@ -1903,7 +1947,7 @@ static void on_cert(struct cp_sess *s, json_t *msg)
 
 	if (!r || r->kind != REQ_CSR || r->peer != s->peer_id)
 		return;
-	ret = pki_state_install_cert(cp->pki, r->plane, r->key, cert,
+	ret = pki_state_install_cert(PKI(cp), r->plane, r->key, cert,
 				     strlen(cert), &perr);
 	if (ret < 0) {
 		req_finish(r, ret, perr.msg);
@@ -2019,7 +2063,7 @@ static void peer_schedule_redial(struct cp_peer *p)
 	struct timeval tv;
 
 	/* only the higher id dials, and only members that still exist */
-	if (!cp->pki || p->id >= cp_node_id(cp) ||
+	if (!PKI(cp) || p->id >= cp_node_id(cp) ||
 	    !config_node_find(live(cp), p->id))
 		return;
 	if (!p->redial) {
@@ -2070,7 +2114,7 @@ static void peers_sync(struct cp *cp)
 {
 	uint32_t me = cp_node_id(cp);
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return;
 	for (size_t i = 0; i < live(cp)->n_nodes; i++) {
 		uint32_t id = live(cp)->nodes[i].id;
@@ -2088,7 +2132,7 @@ static void member_accept(void *arg, struct tls_conn *c)
 {
 	struct cp *cp = arg;
 
-	if (!cp->pki) {
+	if (!PKI(cp)) {
 		int fd = c->fd;
 
 		tls_conn_free(c);
@@ -2131,19 +2175,22 @@ json_t *cp_status_peers(struct cp *cp)
 
 		if (n->id == cp_node_id(cp))
 			continue;
-		o = json_pack("{s:i, s:s, s:s, s:b, s:b}", "node_id", (int)n->id,
-			      "name", n->name, "address", n->address,
-			      "primary", n->id == cp_primary_id(cp),
-			      "connected", p && p->up);
+		/* the node's own status object (same shape as ours), with what
+		 * this node knows about it on top */
+		o = p && json_is_object(p->status) ? json_deep_copy(p->status) :
+						     json_object();
 		if (!o)
 			continue;
-		if (p && p->status) {
-			json_object_set(o, "status", p->status);
+		json_object_set_new(o, "uid", json_integer(n->id));
+		json_object_set_new(o, "node_id", json_integer(n->id));
+		json_object_set_new(o, "name", json_string(n->name));
+		json_object_set_new(o, "address", json_string(n->address));
+		json_object_set_new(o, "primary", json_boolean(n->id == cp_primary_id(cp)));
+		json_object_set_new(o, "connected", json_boolean(p && p->up));
+		json_object_set_new(o, "reported", json_boolean(p && p->status));
+		if (p && p->status)
 			json_object_set_new(o, "status_age_s",
 					    json_integer(now - p->status_at));
-		} else {
-			json_object_set_new(o, "status", json_null());
-		}
 		if (p && !p->up && p->last_error[0])
 			json_object_set_new(o, "error", json_string(p->last_error));
 		json_array_append_new(arr, o);
@@ -2156,7 +2203,7 @@ json_t *cp_status_self(struct cp *cp)
 	json_t *o = json_pack("{s:i, s:i, s:s, s:I, s:I, s:s}",
 			      "node_id", (int)cp_node_id(cp),
 			      "primary_id", (int)cp_primary_id(cp),
-			      "role", !cp->pki ? "standalone" :
+			      "role", !PKI(cp) ? "standalone" :
 				      cp_is_primary(cp) ? "primary" : "member",
 			      "config_version", (json_int_t)live(cp)->version,
 			      "certs_version", (json_int_t)cp->certs_version,
@@ -2173,18 +2220,29 @@ int cp_install_membership(struct cp *cp, struct pki_state *st,
 			  struct config *cfg, char *err, size_t errlen)
 {
 	uint32_t gen = cfg->certs.generation;
-	int ret = cp->hooks.config_apply(cp->hooks.arg, cfg, err, errlen);
+	int ret;
 
+	/* the PKI first: the daemon learns its node id before the
+	 * configuration naming it goes live */
+	if (cp->hooks.pki_set) {
+		cp->hooks.pki_set(cp->hooks.arg, st);
+	} else {
+		if (cp->pki_owned)
+			pki_state_free(cp->pki_mine);
+		cp->pki_mine = st;
+		cp->pki_owned = true;
+	}
+	ret = cp->hooks.config_apply(cp->hooks.arg, cfg, err, errlen);
 	if (ret < 0) {
-		pki_state_free(st);
+		if (cp->hooks.pki_set) {
+			cp->hooks.pki_set(cp->hooks.arg, NULL);	/* frees st */
+		} else {
+			pki_state_free(cp->pki_mine);
+			cp->pki_mine = NULL;
+			cp->pki_owned = false;
+		}
 		return ret;
 	}
-	if (cp->pki_owned)
-		pki_state_free(cp->pki);
-	cp->pki = st;
-	cp->pki_owned = !cp->hooks.pki_set;
-	if (cp->hooks.pki_set)
-		cp->hooks.pki_set(cp->hooks.arg, st);
 	cp->rotated_gen = gen;
 	save_cpstate(cp);
 	log_info("control plane: node %u of cluster %s (%s)",
@@ -2210,9 +2268,9 @@ static void listener_sync(struct cp *cp)
 	SSL_CTX *ctx;
 	uint64_t gen;
 
-	if (!cp->pki)
+	if (!PKI(cp))
 		return;
-	gen = pki_state_generation(cp->pki);
+	gen = pki_state_generation(PKI(cp));
 	if (cp->listener && cp->server_ctx_gen == gen)
 		return;
 	me = config_node_find(live(cp), cp_node_id(cp));
@@ -2294,23 +2352,22 @@ int cp_new(struct event_base *base, const struct cp_opts *opts,
 	if (ret < 0)
 		goto fail;
 	if (cp->hooks.pki_get) {
-		cp->pki = cp->hooks.pki_get(cp->hooks.arg);
-		ret = cp->pki ? 0 : -ENOENT;
+		ret = cp->hooks.pki_get(cp->hooks.arg) ? 0 : -ENOENT;
 	} else {
-		ret = pki_state_load(cp->pki_dir, &cp->pki, &perr);
+		ret = pki_state_load(cp->pki_dir, &cp->pki_mine, &perr);
 		cp->pki_owned = ret == 0;
 	}
 	if (ret == -ENOENT) {
-		cp->pki = NULL;
+		cp->pki_mine = NULL;
 	} else if (ret < 0) {
 		fail(err, errlen, ret, "%s", perr.msg);
 		goto fail;
-	} else if (strcmp(pki_state_cluster_id(cp->pki), live(cp)->cluster_id) ||
-		   !config_node_find(live(cp), pki_state_node_id(cp->pki))) {
+	} else if (strcmp(pki_state_cluster_id(PKI(cp)), live(cp)->cluster_id) ||
+		   !config_node_find(live(cp), pki_state_node_id(PKI(cp)))) {
 		ret = fail(err, errlen, -EINVAL,
 			   "%s: certificates are for cluster %s node %u, the configuration does not match",
-			   cp->dir, pki_state_cluster_id(cp->pki),
-			   pki_state_node_id(cp->pki));
+			   cp->dir, pki_state_cluster_id(PKI(cp)),
+			   pki_state_node_id(PKI(cp)));
 		goto fail;
 	}
 	ret = inenl_open(&cp->nl);
@@ -2340,7 +2397,7 @@ int cp_new(struct event_base *base, const struct cp_opts *opts,
 	}
 	evtimer_add(cp->tick, &tick);
 	evtimer_add(cp->cert_tick, &ctick);
-	if (cp->pki) {
+	if (PKI(cp)) {
 		log_info("control plane: node %u of cluster %s, configuration v%llu",
 			 cp_node_id(cp), live(cp)->cluster_id,
 			 (unsigned long long)live(cp)->version);
@@ -2407,7 +2464,7 @@ void cp_free(struct cp *cp)
 	tls_ctx_free(cp->client_ctx);
 	inenl_close(cp->nl);
 	if (cp->pki_owned)
-		pki_state_free(cp->pki);
+		pki_state_free(cp->pki_mine);
 	token_store_free(cp->tokens);
 	json_decref(cp->certs);
 	free(cp);

@@ -118,8 +118,11 @@ uint32_t cp_node_id(const struct cp *cp);		/* 0 if standalone */
 uint32_t cp_primary_id(const struct cp *cp);
 bool cp_is_primary(const struct cp *cp);
 struct pki_state *cp_pki(struct cp *cp);		/* NULL if standalone */
-/* Other nodes: array of {node_id, name, address, connected, last_seen_s,
- * status (the node's own object, or null)}.  New reference. */
+/* Other nodes (GET /v1/status, inectl status): per node the status object
+ * it last pushed (the daemon's status_local shape: uid, offload,
+ * certificates, sessions, ...) with, on top, node_id, name, address,
+ * primary, connected, reported, status_age_s and the last connection error.
+ * From the cache, never blocks.  New reference. */
 json_t *cp_status_peers(struct cp *cp);
 /* This node's control-plane view: {node_id, primary_id, role,
  * config_version, certs_version, peers:[{node_id, connected, ...}]}. */

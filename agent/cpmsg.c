@@ -28,7 +28,8 @@ struct field {
 static const struct field f_join_hello[] = {
 	REQ("cluster_id", K_STR, 36, 36), END };
 static const struct field f_join_ca[] = {
-	REQ("cluster_id", K_STR, 36, 36), REQ("ca", K_STR, 1, PEM_MAX), END };
+	REQ("cluster_id", K_STR, 36, 36), REQ("ca", K_STR, 1, PEM_MAX),
+	REQ("node_id", K_INT, 1, 65535), END };
 static const struct field f_join_req[] = {
 	REQ("secret", K_STR, 64, 64), REQ("node_name", K_STR, 1, 64),
 	REQ("address", K_STR, 1, 255), REQ("cp_csr", K_STR, 1, PEM_MAX),

@@ -12,7 +12,7 @@
  *
  * Types, by flow (→ = joiner/node to primary/peer):
  *  join (ALPN ine-join/1, no client certificate):
- *    join_hello {cluster_id} → ; ← join_ca {cluster_id, ca}
+ *    join_hello {cluster_id} → ; ← join_ca {cluster_id, ca, node_id}
  *    join_req {secret, node_name, address, cp_csr, dp_csr} →
  *    ← join_resp {node_id, primary_id, cp_cert, dp_cert, ca, config[, certs]}
  *       or ← result {ok:false, error_code, description}

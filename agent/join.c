@@ -386,6 +386,7 @@ static void jsrv_hello(struct cp_sess *s, struct jsrv *j, json_t *msg)
 	const char *cid = json_string_value(json_object_get(msg, "cluster_id"));
 	char *pem = NULL, *kpem = NULL;
 	size_t len = 0, klen = 0;
+	uint32_t next = 0;
 
 	if (!cp_is_member(cp) || !cp_is_primary(cp)) {
 		jsrv_result(s, -EHOSTUNREACH, "not_primary",
@@ -404,8 +405,12 @@ static void jsrv_hello(struct cp_sess *s, struct jsrv *j, json_t *msg)
 		return;
 	}
 	(void)kpem; (void)klen;
-	cp_sess_send(s, cpmsg_pack(CPMSG_JOIN_CA, "{s:s, s:s}", "cluster_id",
-				   cp_config(cp)->cluster_id, "ca", pem));
+	for (size_t i = 0; i < cp_config(cp)->n_nodes; i++)
+		if (cp_config(cp)->nodes[i].id > next)
+			next = cp_config(cp)->nodes[i].id;
+	cp_sess_send(s, cpmsg_pack(CPMSG_JOIN_CA, "{s:s, s:s, s:i}", "cluster_id",
+				   cp_config(cp)->cluster_id, "ca", pem,
+				   "node_id", (int)next + 1));
 	pki_pem_free(pem, len);
 	j->ca_sent = true;
 }
@@ -688,9 +693,22 @@ static int jcli_check_ca(struct jcli *j, json_t *msg, char *err, size_t errlen)
 	return 0;
 }
 
-static void jcli_send_req(struct jcli *j)
+static int jcli_send_req(struct jcli *j, uint32_t node_id, char *err,
+			 size_t errlen)
 {
 	char hex[2 * TOKEN_SECRET_LEN + 1];
+	struct pki_err perr = { "" };
+
+	for (int i = 0; i < 2; i++) {
+		enum pki_plane plane = i ? PKI_PLANE_DP : PKI_PLANE_CP;
+		int ret = pki_node_csr(j->key[i], j->tok.cluster_id, node_id,
+				       j->node_name, plane, &j->csr[i],
+				       &j->csr_len[i], &perr);
+
+		if (ret < 0)
+			return fail(err, errlen, ret, "cannot make the %s CSR: %s",
+				    pki_plane_str(plane), perr.msg);
+	}
 
 	hex_encode(j->tok.secret, TOKEN_SECRET_LEN, hex);
 	cp_sess_send(j->sess, cpmsg_pack(CPMSG_JOIN_REQ,
@@ -698,6 +716,7 @@ static void jcli_send_req(struct jcli *j)
 		j->node_name, "address", j->host, "cp_csr", j->csr[0],
 		"dp_csr", j->csr[1]));
 	OPENSSL_cleanse(hex, sizeof(hex));
+	return 0;
 }
 
 static int jcli_complete(struct jcli *j, json_t *msg, char *err, size_t errlen)
@@ -812,11 +831,11 @@ static void jcli_msg(struct cp_sess *s, int type, json_t *msg, void *arg)
 			return;
 		}
 		ret = jcli_check_ca(j, msg, err, sizeof(err));
-		if (ret < 0) {
+		if (ret == 0)
+			ret = jcli_send_req(j, (uint32_t)json_integer_value(
+					json_object_get(msg, "node_id")), err, sizeof(err));
+		if (ret < 0)
 			jcli_finish(j, ret, err);
-			return;
-		}
-		jcli_send_req(j);
 		return;
 	case CPMSG_JOIN_RESP:
 		if (!j->ca) {
@@ -879,20 +898,13 @@ static const struct cp_sess_ops jcli_ops = {
 	.closed = jcli_closed,
 };
 
-/* On a worker thread: two RSA keys and their CSRs. */
+/* On a worker thread: the two RSA keys (the CSRs follow join_ca). */
 static void jcli_keys_work(void *arg)
 {
 	struct jcli *j = arg;
 
-	for (int i = 0; i < 2 && !j->ret; i++) {
-		enum pki_plane plane = i ? PKI_PLANE_DP : PKI_PLANE_CP;
-
+	for (int i = 0; i < 2 && !j->ret; i++)
 		j->ret = pki_node_keygen(&j->key[i], &j->perr);
-		if (!j->ret)
-			j->ret = pki_node_csr(j->key[i], j->tok.cluster_id, 0,
-					      j->node_name, plane, &j->csr[i],
-					      &j->csr_len[i], &j->perr);
-	}
 }
 
 /* Back on the loop: connect to the primary. */
@@ -904,7 +916,7 @@ static void jcli_keys_done(void *arg)
 	SSL_CTX *ctx;
 
 	if (j->ret < 0) {
-		snprintf(msg, sizeof(msg), "cannot make the keys/CSRs: %s",
+		snprintf(msg, sizeof(msg), "cannot make the keys: %s",
 			 j->perr.msg);
 		jcli_finish(j, j->ret, msg);
 		return;

@@ -6,10 +6,13 @@
  * The join conversation (docs/cluster.md):
  *   joiner → primary  TLS, ALPN ine-join/1, no client certificate
  *   → join_hello {cluster_id}
- *   ← join_ca {cluster_id, ca}        joiner checks SHA-256(CA SPKI) equals
+ *   ← join_ca {cluster_id, ca, node_id}  joiner checks SHA-256(CA SPKI) equals
  *                                     the token's pin and that the server's
  *                                     leaf is the CA's node certificate —
- *                                     only then does the secret leave it
+ *                                     only then does the secret leave it;
+ *                                     node_id is the id it will likely get
+ *                                     (its CSRs name it; the CA signs the
+ *                                     id it really assigns)
  *   → join_req {secret, node_name, address, cp_csr, dp_csr}
  *   ← join_resp {node_id, primary_id, cp_cert, dp_cert, ca, config[, certs]}
  *     or result {ok:false, status, error_code, description}

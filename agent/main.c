@@ -17,7 +17,9 @@
 
 #include "api.h"
 #include "config.h"
+#include "cp.h"
 #include "daemon.h"
+#include "daemon_relay.h"
 #include "log.h"
 
 extern char **environ;
@@ -25,6 +27,8 @@ extern char **environ;
 struct opts {
 	const char *state_dir;
 	const char *api_socket;
+	const char *bind_addr;
+	long port;
 	bool no_modules;
 };
 
@@ -35,6 +39,8 @@ static void usage(FILE *f)
 		"  -s, --state-dir DIR    cluster state (default %s)\n"
 		"  -a, --api-socket PATH  REST API socket (default %s)\n"
 		"  -M, --no-modules       do not load or use the tls and ine kernel modules\n"
+		"  -p, --port N           internode port (default 3342; tests)\n"
+		"  -b, --bind ADDR        internode address (default: this node's)\n"
 		"  -h, --help             this text\n"
 		"Signals: SIGHUP reloads the configuration, SIGTERM stops.\n",
 		DAEMON_STATE_DIR, API_SOCKET_DEFAULT);
@@ -46,19 +52,30 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "api-socket", required_argument, NULL, 'a' },
 		{ "no-modules", no_argument, NULL, 'M' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->state_dir = DAEMON_STATE_DIR;
 	o->api_socket = API_SOCKET_DEFAULT;
-	while ((c = getopt_long(argc, argv, "s:a:Mh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:a:Mp:b:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's': o->state_dir = optarg; break;
 		case 'a': o->api_socket = optarg; break;
 		case 'M': o->no_modules = true; break;
+		case 'b': o->bind_addr = optarg; break;
+		case 'p':
+			o->port = strtol(optarg, &end, 10);
+			if (*end || o->port < 1 || o->port > 65535) {
+				fprintf(stderr, "ined: --port: '%s' is not a port\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -113,6 +130,29 @@ static int mkdir_parent(const char *path)
 	return rc;
 }
 
+/* Control plane → data plane: the relay comes up with port 3342. */
+
+static SSL_CTX *relay_ctx(void *arg)
+{
+	return cp_tls_ctx_new(arg, false);
+}
+
+static void on_listener(void *arg, struct listener *l)
+{
+	struct daemon *d = arg;
+
+	if (d->relay)
+		daemon_relay_listener(d->relay, l);
+}
+
+static void on_pki_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->relay)
+		daemon_relay_pki_changed(d->relay);
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -142,6 +182,9 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	struct api_options ao = { 0 };
+	struct daemon_relay *dr = NULL;
+	struct cp_opts co = { 0 };
+	struct cp *cp = NULL;
 	struct event *ev_hup, *ev_term, *ev_int;
 	struct event_base *base;
 	struct daemon d;
@@ -184,6 +227,28 @@ int main(int argc, char **argv)
 			   rc == -EADDRINUSE ? "another ined is serving it" : strerror(-rc));
 		goto err_sig;
 	}
+	if ((rc = daemon_relay_new(&d, &dr))) {
+		log_msg(LOG_LVL_ERR, "data plane: %s", strerror(-rc));
+		goto err_api;
+	}
+	co.state_dir = o.state_dir;
+	co.pki_dir = d.pki_dir;
+	co.port = (uint16_t)o.port;
+	co.bind_addr = o.bind_addr;
+	cp_hooks_daemon(&co.hooks, &d);
+	co.hooks.listener_changed = on_listener;
+	co.hooks.pki_changed = on_pki_changed;
+	if ((rc = cp_new(base, &co, &cp, err, sizeof(err))) < 0) {
+		log_msg(LOG_LVL_ERR, "control plane: %s", *err ? err : strerror(-rc));
+		goto err_relay;
+	}
+	daemon_relay_ctx_source(dr, relay_ctx, cp);
+	if ((rc = cp_attach(cp, &d, d.api)) < 0) {
+		log_msg(LOG_LVL_ERR, "control plane: REST routes: %s", strerror(-rc));
+		goto err_cp;
+	}
+	if (cp_listener(cp))
+		on_listener(&d, cp_listener(cp));
 	log_msg(LOG_LVL_INFO, "ready: cluster %s, configuration version %llu, API on %s, "
 		   "kernel TLS %s, ine.ko %s",
 		   d.cfg->cluster_id[0] ? d.cfg->cluster_name : "(none)",
@@ -195,6 +260,11 @@ int main(int argc, char **argv)
 	event_base_dispatch(base);
 	rc = 0;
 
+err_cp:
+	cp_free(cp);
+err_relay:
+	daemon_relay_free(dr);
+err_api:
 	api_destroy(d.api);
 err_sig:
 	if (ev_int)

@@ -288,7 +288,9 @@ int pki_state_rotate_local(struct pki_state *st, unsigned mask, time_t now,
 int pki_state_apply_customer(struct pki_state *st,
 			     const struct pki_customer *c,
 			     struct pki_err *err);
-/* Switch a plane back to internal certificates (fallback / operator). */
+/* Switch planes to internal certificates: the 5-day fallback passes
+ * customer_replaced=true (alert until a new upload); an operator choosing
+ * internal certificates passes false, which also clears that alert. */
 int pki_state_use_internal(struct pki_state *st, unsigned mask,
 			   bool customer_replaced, struct pki_err *err);
 

@@ -499,8 +499,7 @@ int pki_state_use_internal(struct pki_state *st, unsigned mask,
 
 		if (!(mask & PKI_MASK(p)))
 			continue;
-		if (s->source == PKI_SRC_CUSTOMER)
-			s->customer_replaced = customer_replaced;
+		s->customer_replaced = customer_replaced;
 		s->source = PKI_SRC_INTERNAL;
 	}
 	return commit(st, cand, err);

@@ -235,9 +235,11 @@ int pki_store_save(const struct pki_state *st, struct pki_err *err)
 		return ret;
 	}
 	snprintf(name, sizeof(name), "gen-%016llx", (unsigned long long)gen);
-	if (!strcmp(name, cur)) {
-		pki_err_set(err, "state directory %s changed under us (generation %llu is live)",
-			    st->dir, (unsigned long long)gen);
+	/* Only ever move forward: a writer holding an older copy of the
+	 * state must reload instead of overwriting a newer generation. */
+	if (cur[0] && strtoull(cur + 4, NULL, 16) >= gen) {
+		pki_err_set(err, "state directory %s changed under us (%s is live, we hold generation %llu): reload",
+			    st->dir, cur, (unsigned long long)st->generation);
 		return -ESTALE;
 	}
 	snprintf(g, sizeof(g), "%s/%s", st->dir, name);

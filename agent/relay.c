@@ -649,6 +649,11 @@ static int pump_start(struct conn *c)
 	}
 	evtimer_del(c->timer);
 	c->st = CS_PUMP;
+	/* The receiving end registered before it knew the db: say it now. */
+	if (!c->client && c->registered) {
+		r->hooks.session(r->hooks.arg, c->tc, c->pfd, 0, c->peer, c->mode, false);
+		r->hooks.session(r->hooks.arg, c->tc, c->pfd, c->db, c->peer, c->mode, true);
+	}
 	if (c->tc)	/* idle sessions give their record buffers back */
 		SSL_set_mode(c->tc->ssl, SSL_MODE_RELEASE_BUFFERS);
 	return 0;

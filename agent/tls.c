@@ -404,6 +404,8 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server)
 			    SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS |
 			    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_SSLv3 |
 			    SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
+	if (cfg->no_ktls)
+		SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |

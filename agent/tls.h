@@ -81,6 +81,12 @@ struct tls_config {
 	tls_verify_peer_fn verify_peer;	/* NULL = chain check only (tests, join) */
 	void *verify_arg;
 	unsigned accept_alpn;		/* server: TLS_ALPN_BIT()s accepted; 0 = CP|DP */
+	/*
+	 * Userspace TLS only (tests, benchmarks, a "software" mode): without
+	 * it OpenSSL offloads TX (and TLS 1.2 RX) by itself during the
+	 * handshake, whether or not ktls_conn_install() is called.
+	 */
+	bool no_ktls;
 };
 
 enum tls_want { TLS_WANT_NONE = 0, TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };

@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
+#include <linux/rcupdate.h>
 #include <net/genetlink.h>
 #include "netns.h"
 #include "netlink.h"
@@ -35,6 +36,7 @@ static void __exit ine_mod_exit(void)
 {
 	ine_genl_uninit();
 	ine_netns_exit();
+	rcu_barrier();	/* session_free_rcu() is our code */
 }
 
 module_init(ine_mod_init);

@@ -19,9 +19,8 @@
  *
  * Locking. in->lock (a mutex) covers every change and every reader but the
  * guard; lock_sock() nests inside it to read a socket. The guard reads the
- * by_sk hash under RCU only and compares pointers, so entries are freed
- * after a grace period (kfree_rcu) while the socket reference may be
- * dropped at once.
+ * by_sk hash under RCU only and compares pointers, so an entry and its
+ * socket reference are released only after a grace period.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -67,13 +66,25 @@ struct ine_session *ine_session_create(struct sock *sk)
 	return s;
 }
 
-/* For a session that was never inserted (or is out of every index). */
+static void session_free_rcu(struct rcu_head *rcu)
+{
+	struct ine_session *s = container_of(rcu, struct ine_session, rcu);
+
+	sock_put(s->sk);
+	kfree(s);
+}
+
+/*
+ * For a session that was never inserted or is out of every index. The
+ * socket reference is dropped only after a grace period: until then a guard
+ * reader may still hold the entry, and the socket's memory must not be
+ * reused by a new (unregistered) socket that would then match it.
+ * main.c's exit waits for these callbacks (rcu_barrier).
+ */
 void ine_session_destroy(struct ine_session *s)
 {
-	if (!s)
-		return;
-	sock_put(s->sk);
-	kfree_rcu(s, rcu);
+	if (s)
+		call_rcu(&s->rcu, session_free_rcu);
 }
 
 bool ine_session_dead(const struct ine_session *s)

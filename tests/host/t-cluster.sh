@@ -10,10 +10,15 @@
 #   cluster is refused; rotation re-issues every node's certificates;
 #   customer certificates uploaded on node 2 are served by every node.
 # Run from the repository top after `make tests/vm/bins` (needs jq, curl,
-# openssl, python3).  INE_NODE overrides the agent binary (default tests/vm/cp_node).
+# openssl, python3).  The agent is ./ined when it has the control plane
+# (--port), else tests/vm/cp_node; INE_NODE overrides.
 set -u
 TOP=$(pwd)
 T=$(mktemp -d /tmp/ine-cluster.XXXXXX)
+if [ -z "${INE_NODE:-}" ] && [ -x "$TOP/ined" ] &&
+   "$TOP/ined" --help 2>&1 | grep -q -- --port; then
+	INE_NODE="$TOP/ined --no-modules"
+fi
 NODE=${INE_NODE:-$TOP/tests/vm/cp_node}
 CP_PORT=${CP_PORT:-13342}
 
@@ -36,7 +41,8 @@ expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 for c in jq curl openssl; do
 	command -v $c >/dev/null || fail "$c is required"
 done
-[ -x "$NODE" ] || fail "build $NODE first (make tests/vm/bins)"
+[ -x "${NODE%% *}" ] || fail "build ${NODE%% *} first (make ined tests/vm/bins)"
+note "agent: $NODE"
 
 # api N METHOD PATH [BODY]: response body in $T/out, HTTP status in $CODE
 api() {
@@ -66,7 +72,7 @@ refused() {
 start() {
 	i=$1
 	mkdir -p "$T/n$i"
-	"$NODE" --state-dir "$T/n$i" --api-socket "$T/n$i/api.sock" \
+	$NODE --state-dir "$T/n$i" --api-socket "$T/n$i/api.sock" \
 		--port "$CP_PORT" >>"$T/n$i.log" 2>&1 &
 	echo $! >"$T/n$i.pid"
 	k=0
@@ -186,6 +192,15 @@ for n in 1 2; do
 	[ "$(json ".nodes[] | select(.node_id == $n) | .connected")" = true ] ||
 		fail "node 3 not connected to node $n: $(cat "$T/out")"
 done
+# node 3 shows nodes 1 and 2's own certificates (as they report them)
+for n in 1 2; do
+	ok $n GET /v1/status
+	q=".nodes[] | select(.uid == $n) | .certificates.ccs_internode_encryption.serial"
+	s=$(json "$q")
+	[ -n "$s" ] && [ "$s" != null ] || fail "node $n reports no certificate: $(cat "$T/out")"
+	eventually 10 3 "$q" "$s" /v1/status
+done
+note "status on node 3 shows every node's certificates"
 
 # --- a node that was down catches up ----------------------------------------
 stop 2

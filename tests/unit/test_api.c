@@ -632,3 +632,38 @@ Test(api, commit_hook_async_and_refusal)
 	S.d.commit_hook = NULL;
 	expect_error("GET", "/v1/bdbs/2", NULL, 404, "bdb_not_found", "database 2");
 }
+
+/* The control plane's peer list becomes node entries shaped like ours. */
+static json_t *fake_peers(void *arg)
+{
+	(void)arg;
+	return json_pack("[{s:i, s:s, s:s, s:b, s:b, s:{s:i, s:s, s:s, s:[]}, s:i},"
+			 " {s:i, s:s, s:s, s:b, s:b, s:n, s:s}]",
+			 "node_id", 2, "name", "n2", "address", "10.0.0.2", "primary", 0,
+			 "connected", 1, "status", "uid", 2, "name", "n2", "offload", "kernel",
+			 "sessions", "status_age_s", 3,
+			 "node_id", 3, "name", "n3", "address", "10.0.0.3", "primary", 0,
+			 "connected", 0, "status", "error", "connection refused");
+}
+
+Test(api, status_includes_peers)
+{
+	json_t *j = NULL, *n;
+
+	create_cluster();
+	S.d.status_peers = fake_peers;
+	cr_assert_eq(call("GET", "/v1/status", NULL, &j), 200);
+	cr_assert_eq(json_array_size(json_object_get(j, "nodes")), 3);
+	n = json_array_get(json_object_get(j, "nodes"), 1);
+	cr_expect_eq(json_integer_value(json_object_get(n, "uid")), 2);
+	cr_expect_str_eq(json_string_value(json_object_get(n, "offload")), "kernel");
+	cr_expect(json_is_true(json_object_get(n, "reachable")));
+	cr_expect_eq(json_integer_value(json_object_get(n, "status_age_s")), 3);
+	n = json_array_get(json_object_get(j, "nodes"), 2);
+	cr_expect_eq(json_integer_value(json_object_get(n, "uid")), 3);
+	cr_expect_str_eq(json_string_value(json_object_get(n, "name")), "n3");
+	cr_expect(json_is_false(json_object_get(n, "reachable")));
+	cr_expect(json_is_false(json_object_get(n, "connected")), "control plane fields kept");
+	cr_expect_str_eq(json_string_value(json_object_get(n, "error")), "connection refused");
+	json_decref(j);
+}

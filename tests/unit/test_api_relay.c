@@ -141,7 +141,12 @@ Test(daemon_relay, busy_route_port_raises_alert)
 					 sizeof(err)), 0, "%s", err);
 	cr_expect_neq(daemon_relay_error(S.dr)[0], '\0', "no relay error recorded");
 	a = daemon_api_ops.alerts_get(&S.d);
-	cr_expect(strstr(json_dumps(a, 0), "relay_config_failed"), "alerts: %s", json_dumps(a, 0));
+	{
+		char *txt = json_dumps(a, 0);
+
+		cr_expect(txt && strstr(txt, "relay_config_failed"), "alerts: %s", txt);
+		free(txt);
+	}
 	json_decref(a);
 	close(fd);
 }

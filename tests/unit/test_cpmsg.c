@@ -189,7 +189,7 @@ Test(cpmsg, every_type_has_a_valid_example)
 {
 	static const char *good[] = {
 		"{\"t\":\"join_hello\",\"cluster_id\":\"0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0\"}",
-		"{\"t\":\"join_ca\",\"cluster_id\":\"0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0\",\"ca\":\"PEM\"}",
+		"{\"t\":\"join_ca\",\"cluster_id\":\"0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0\",\"ca\":\"PEM\",\"node_id\":4}",
 		"{\"t\":\"join_req\",\"secret\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"node_name\":\"n2\",\"address\":\"a:1\",\"cp_csr\":\"x\",\"dp_csr\":\"x\"}",
 		"{\"t\":\"join_resp\",\"node_id\":2,\"primary_id\":1,\"cp_cert\":\"x\",\"dp_cert\":\"x\",\"ca\":\"x\",\"config\":{}}",
 		"{\"t\":\"hello\",\"cluster_id\":\"0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0\",\"node_id\":1,\"version\":1,\"certs_version\":0}",

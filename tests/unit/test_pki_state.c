@@ -643,6 +643,11 @@ Test(pki_state, customer_expiry_alert_and_fallback_logged_once)
 	cr_assert_eq(pki_state_load(sub("s"), &ld, &err), 0);
 	cr_expect(ld->slot[1].customer_replaced, "persisted");
 	pki_state_free(ld);
+	/* the operator choosing internal certificates clears the alert */
+	cr_assert_eq(pki_state_use_internal(st, PKI_MASK(PKI_PLANE_CP), false, &err), 0);
+	pki_state_status(st, &s);
+	cr_expect_eq(s.plane[0].alert, PKI_ALERT_NONE);
+	cr_expect_eq(s.plane[1].alert, PKI_ALERT_CUSTOMER_REPLACED);
 	/* a new upload clears it */
 	pki_customer_free(c);
 	c = upload("rsa2048-d", clock_now() + 300 * DAY);
@@ -650,6 +655,13 @@ Test(pki_state, customer_expiry_alert_and_fallback_logged_once)
 	cr_assert_eq(pki_state_tick(st, clock_now(), &plan, &err), 0);
 	cr_expect_eq(plan.alert, PKI_ALERT_NONE);
 	cr_expect_eq(lc.info, 2, "cleared, once per plane");
+	/* a writer working from a stale copy cannot overwrite newer state */
+	cr_assert_eq(pki_state_load(sub("s"), &ld, &err), 0);
+	cr_assert_eq(pki_state_use_internal(st, PKI_MASK_ALL, false, &err), 0);
+	cr_assert_eq(pki_state_use_internal(st, PKI_MASK_ALL, false, &err), 0);
+	cr_expect_eq(pki_state_use_internal(ld, PKI_MASK_ALL, false, &err), -ESTALE);
+	cr_expect_not_null(strstr(err.msg, "changed under us"), "%s", err.msg);
+	pki_state_free(ld);
 	pki_customer_free(c);
 	pki_state_free(st);
 }

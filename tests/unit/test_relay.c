@@ -538,3 +538,34 @@ Test(relay, bad_config_changes_nothing, .fini = fini, .timeout = 60)
 	cr_assert(strstr(err, "node"), "error must name the problem: %s", err);
 	upload(env.route_port[TR_RT_DB1], 1 << 20, 1, false);
 }
+
+static void nop(void *arg)
+{
+	(void)arg;
+}
+
+/* Both ends report their session (for ine.ko) with the db and peer. */
+Test(relay, session_hook, .fini = fini, .timeout = 60)
+{
+	struct tr_session a, b;
+
+	tr_setup(&env, TR_TLS12_AES128, true, false);
+	download(env.route_port[TR_RT_DB1], 1 << 16, 3, RELAY_MODE_SOFTWARE);
+	tr_call(&env, nop, NULL);
+	a = tr_sessions[0];
+	b = tr_sessions[1];
+	cr_assert_eq(a.db, 1);
+	cr_assert_eq(a.peer, 2);
+	cr_assert_eq(b.db, 1, "receiving end must re-register with the db it serves");
+	cr_assert_eq(b.peer, 1, "peer node from the certificate");
+	cr_assert(a.tls && b.tls);
+	cr_assert_eq(a.mode, have_ktls() ? RELAY_MODE_OFFLOADED : RELAY_MODE_SOFTWARE);
+	download(env.route_port[TR_RT_DB2], 1 << 16, 3, RELAY_MODE_PLAINTEXT);
+	tr_call(&env, nop, NULL);
+	cr_assert_eq(tr_sessions[1].db, 2);
+	cr_assert_eq(tr_sessions[1].mode, RELAY_MODE_PLAINTEXT);
+	cr_assert(!tr_sessions[1].tls);
+	for (int i = 0; i < 50 && tr_sessions[0].downs < 2; i++)
+		usleep(20000);
+	cr_assert_eq(tr_sessions[0].downs, 2, "closed sessions are reported gone");
+}

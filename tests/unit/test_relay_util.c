@@ -480,15 +480,37 @@ int tr_config(struct tr_env *e)
 	return a.ret;
 }
 
+struct tr_session tr_sessions[2];
+
+/* Session hook: what the agent would register with ine.ko. */
+static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
+		       uint32_t peer, enum relay_mode mode, bool up)
+{
+	struct tr_session *t = &tr_sessions[(intptr_t)arg];
+
+	(void)fd;
+	if (up) {
+		t->ups++;
+		t->db = db;
+		t->peer = peer;
+		t->mode = mode;
+		t->tls = tc != NULL;
+	} else {
+		t->downs++;
+	}
+}
+
 static void do_setup(void *arg)
 {
 	struct tr_env *e = arg;
 	int i;
 
+	memset(tr_sessions, 0, sizeof(tr_sessions));
 	for (i = 0; i < 2; i++) {
 		struct tr_node *n = &e->n[i];
+		struct relay_hooks h = { .session = on_session, .arg = (void *)(intptr_t)i };
 
-		n->r = relay_new(e->base, n->cctx, NULL);
+		n->r = relay_new(e->base, n->cctx, &h);
 		cr_assert(n->r);
 		n->l = listener_new(e->base, n->sctx, "127.0.0.1", n->dp_port, NULL);
 		cr_assert(n->l, "listen on %u", n->dp_port);

@@ -51,6 +51,15 @@ struct tr_env {
  * 2: db 2 -> "t2" (allowed)     3: db 9 -> "t9" (db unknown on node 2) */
 enum { TR_RT_DB1, TR_RT_NOTALLOWED, TR_RT_DB2, TR_RT_UNKNOWNDB };
 
+/* The last session-hook "up" per node (read via tr_call for ordering). */
+struct tr_session {
+	unsigned int ups, downs;
+	uint32_t db, peer;
+	enum relay_mode mode;
+	bool tls;
+};
+extern struct tr_session tr_sessions[2];
+
 /* Set up/tear down; suite selects node 1's client TLS version/cipher. */
 void tr_setup(struct tr_env *e, enum tr_suite suite, bool db1_enc, bool db2_enc);
 void tr_teardown(struct tr_env *e);

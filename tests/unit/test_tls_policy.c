@@ -278,3 +278,14 @@ Test(tls_policy, server_sends_no_tickets)
 	SSL_CTX_free(cctx);
 	SSL_CTX_free(sctx);
 }
+
+Test(tls_policy, no_ktls_option)
+{
+	struct tls_config cfg = { .cert = pki.srv, .key = pki.key, .trust = pki.store,
+				  .no_ktls = true };
+	SSL_CTX *ctx = tls_ctx_new(&cfg, true);
+
+	cr_assert_not_null(ctx);
+	cr_expect_not(SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS);
+	SSL_CTX_free(ctx);
+}

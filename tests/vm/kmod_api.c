@@ -6,6 +6,8 @@
  *   kmod_api unpriv             as an unprivileged user: mutations get EPERM,
  *                               queries work
  *   kmod_api xns NETNS_PATH     isolation between this namespace and another
+ *   kmod_api userns             as root of a user namespace owning a fresh
+ *                               network namespace: mutations allowed there
  *   kmod_api hold VER BITS CMD  keep a live kTLS pair registered (offloaded,
  *                               some bytes moved) while running CMD (sh -c)
  * Exit 0 only if every check passed.
@@ -615,6 +617,28 @@ static int run_xns(const char *path)
 	return kt_failures ? 1 : 0;
 }
 
+/* Root of a user namespace that owns its network namespace manages that
+ * namespace's sessions (GENL_UNS_ADMIN_PERM), and only that one. */
+static int run_userns(void)
+{
+	struct seen seen = { .n = 0 };
+	struct inenl_totals t;
+	struct inenl *nl;
+	int c, sv;
+
+	MUST(inenl_open(&nl) == 0, "inenl_open");
+	kt_pair(-1, &c, &sv);
+	add(nl, c, INE_PLANE_DATA, 0);
+	CHECK_ERR(inenl_config_set(nl, INE_GUARD_AUDIT, NULL, 0, 0), 0);
+	CHECK_ERR(inenl_totals_get(nl, &t), 0);
+	CHECK(t.sessions == 1 && t.guard.mode == INE_GUARD_AUDIT,
+	      "userns: %u sessions, guard %u", t.sessions, t.guard.mode);
+	CHECK_ERR(inenl_session_dump(nl, collect, &seen), 0);
+	CHECK(seen.n == 1, "userns dump saw %d", seen.n);
+	inenl_close(nl);
+	return kt_failures ? 1 : 0;
+}
+
 static int run_hold(unsigned version, int bits, const char *cmd)
 {
 	struct inenl *nl;
@@ -638,6 +662,8 @@ int main(int argc, char *argv[])
 		return run_all(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "unpriv"))
 		return run_unpriv();
+	if (argc == 2 && !strcmp(argv[1], "userns"))
+		return run_userns();
 	if (argc == 3 && !strcmp(argv[1], "xns"))
 		return run_xns(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "hold"))

@@ -4,10 +4,15 @@
  *   kmod_guard serve PORT SECS [ktls 12|13 128|256]
  *        accept one connection, read until EOF/reset/SECS, print the bytes
  *   kmod_guard send ADDR PORT BYTES plain|registered|ktls [12|13 128|256]
- *        registered: a session in state handshaking; ktls: offloaded
+ *        registered: a session in state handshaking; ktls: offloaded;
+ *        waits KMOD_GUARD_WAIT seconds (default 30) for the receiver, or
+ *        with KMOD_GUARD_CLOSE set closes at once after writing
+ *   serve honours KMOD_GUARD_RCVBUF (bytes) and KMOD_GUARD_DELAY (seconds
+ *   to wait after the go-ahead before reading)
  *   kmod_guard events SECS     print the type of every event for SECS
  */
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdint.h>
 #include <time.h>
 #include "inenl.h"
@@ -50,13 +55,28 @@ static unsigned version_of(const char *v)
 
 static int serve(int port, int secs, int argc, char *argv[])
 {
-	int lfd = kt_listen("0.0.0.0", port), fd;
-	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int lfd, fd, rcvbuf = getenv("KMOD_GUARD_RCVBUF") ?
+		atoi(getenv("KMOD_GUARD_RCVBUF")) : 0;
+	struct pollfd p = { .events = POLLIN };
 	time_t end = time(NULL) + secs;
 	char buf[16384];
 	long total = 0;
-	ssize_t r;
+	ssize_t r = 0;
 
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	MUST(lfd >= 0, "socket");
+	if (rcvbuf)	/* before listen: accepted sockets inherit it */
+		setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)port) };
+		int one = 1;
+
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		MUST(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind");
+		MUST(listen(lfd, 16) == 0, "listen");
+	}
+	p.fd = lfd;
 	printf("listening\n");
 	fflush(stdout);
 	if (poll(&p, 1, secs * 1000) != 1) {
@@ -77,6 +97,8 @@ static int serve(int port, int secs, int argc, char *argv[])
 	 * side is installed (records queued before TLS_RX was set were seen
 	 * to stall on 6.1). */
 	kt_write_all(fd, "g", 1);
+	if (getenv("KMOD_GUARD_DELAY"))	/* let the sender close first */
+		sleep((unsigned)atoi(getenv("KMOD_GUARD_DELAY")));
 	p.fd = fd;
 	while (time(NULL) < end) {
 		if (poll(&p, 1, 200) != 1)
@@ -87,6 +109,15 @@ static int serve(int port, int secs, int argc, char *argv[])
 		if (r <= 0)
 			break;
 		total += r;
+	}
+	if (!total) {	/* say why, for the test log */
+		int queued = -1, e = errno;
+
+		ioctl(fd, FIONREAD, &queued);
+		fprintf(stderr, "serve: nothing read (%s, last read %zd: %s); "
+			"%d bytes queued in TCP\n",
+			time(NULL) >= end ? "timed out" : "ended", r,
+			r < 0 ? strerror(e) : "-", queued);
 	}
 	printf("%ld\n", total);
 	close(fd);
@@ -123,11 +154,20 @@ static int sender(int argc, char *argv[])
 	}
 	kt_read_all(fd, &c, 1);		/* the receiver is ready */
 	kt_write_all(fd, buf, bytes);
+	if (getenv("KMOD_GUARD_CLOSE")) {	/* plain close(): FIN after the data */
+		close(fd);
+		inenl_close(nl);
+		free(buf);
+		return 0;
+	}
 	shutdown(fd, SHUT_WR);		/* the receiver stops at EOF */
-	/* wait for the receiver to finish (it closes), or give up */
+	/* Wait for the receiver to finish (it closes at our EOF), or give up
+	 * after KMOD_GUARD_WAIT seconds (default 30) and reset: a reset
+	 * before the receiver read everything would discard its queue. */
 	p.fd = fd;
 	p.events = POLLIN;
-	if (poll(&p, 1, 3000) == 1)
+	if (poll(&p, 1, 1000 * (getenv("KMOD_GUARD_WAIT") ?
+				atoi(getenv("KMOD_GUARD_WAIT")) : 30)) == 1)
 		(void)!read(fd, &c, 1);
 	/* reset rather than leave a FIN stuck behind dropped data */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

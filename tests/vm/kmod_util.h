@@ -25,7 +25,7 @@
 #define TCP_ULP 31
 #endif
 
-static int kt_failures;
+static int kt_failures __attribute__((unused));
 
 #define CHECK(cond, ...) do {						\
 	if (!(cond)) {							\

@@ -11,7 +11,8 @@
  *
  * Exit 0 only if all of it held.  Without kernel TLS it FAILS (unless
  * --allow-software, which moves the same data through OpenSSL instead).
- * --plain does the same transfer without TLS, for a speed ratio.
+ * --plain does the same transfer without TLS, --software with OpenSSL only
+ * (no kTLS), for speed ratios in one run.
  * Prints "RESULT <suite> <c2s|s2c> <MB/s>" lines.
  */
 #include <errno.h>
@@ -50,7 +51,7 @@ static const struct suite suites[] = {
 };
 
 static size_t nbytes = 8u << 20;
-static bool allow_software, plain;
+static bool allow_software, plain, software;
 static struct tp_set pki;
 static int src_fd;			/* memfd with the random data */
 static uint8_t src_hash[32];
@@ -90,6 +91,8 @@ static SSL_CTX *make_ctx(const struct suite *su, bool server)
 
 	if (!ctx)
 		die("tls_ctx_new failed");
+	if (software)	/* userspace TLS only, for the speed comparison */
+		SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 	if (!server) {	/* the client offers exactly one suite */
 		SSL_CTX_set_min_proto_version(ctx, su->version);
 		SSL_CTX_set_max_proto_version(ctx, su->version);
@@ -117,6 +120,12 @@ static struct tls_conn *handshake(SSL_CTX *ctx, int fd, bool server, const char 
 	}
 	if (rc)
 		die("%s: handshake failed: %s", who, c->reason);
+	if (software) {
+		printf("  %s: %s %s offload=userspace (requested)\n", who,
+		       tls_version_name(c->version), c->cipher);
+		tn_set_nonblock(fd, false);
+		return c;
+	}
 	if (ktls_conn_install(c))
 		die("%s: kTLS install broke the socket: %s", who, c->reason);
 	printf("  %s: %s %s alpn=%s peer=node%ld offload=%s%s%s\n", who,
@@ -352,6 +361,7 @@ int main(int argc, char **argv)
 		{ "suite", required_argument, NULL, 's' },
 		{ "plain", no_argument, NULL, 'p' },
 		{ "allow-software", no_argument, NULL, 'a' },
+		{ "software", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *only = NULL;
@@ -364,9 +374,10 @@ int main(int argc, char **argv)
 		case 's': only = optarg; break;
 		case 'p': plain = true; break;
 		case 'a': allow_software = true; break;
+		case 'S': software = allow_software = true; break;
 		default:
 			fprintf(stderr, "usage: ktls_xfer [--mib N] [--suite TAG] [--plain] "
-				"[--allow-software]\n");
+				"[--allow-software] [--software]\n");
 			return 2;
 		}
 	}

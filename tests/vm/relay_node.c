@@ -277,8 +277,8 @@ static int run_agent(void)
 	struct event_base *base = event_base_new();
 	/* Emulated CPUs handshake ~50x slower: generous setup timeouts. */
 	struct relay_hooks hooks = { .software_only = opt_software,
-				     .setup_timeout_ms = 60000 };
-	struct listener_opts lo = { .handshake_timeout_ms = 60000 };
+				     .setup_timeout_ms = 300000 };
+	struct listener_opts lo = { .handshake_timeout_ms = 300000 };
 	struct event *sig[4];
 	static const int sigs[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
 	SSL_CTX *cctx, *sctx;
@@ -509,7 +509,7 @@ static void client_sink(int fd)
 				rs ^= rs << 13;
 				rs ^= rs >> 7;
 				rs ^= rs << 17;
-				w = rs % 20000 + 1;
+				w = rs % 4000 + 1;
 				if (w > c - off)
 					w = c - off;
 			}

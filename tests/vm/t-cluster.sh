@@ -3,11 +3,16 @@
 # with kernel TLS on the control-plane sessions: create, join twice, a
 # reused token refused, a change on node 3 seen on nodes 1 and 2, a
 # restarted node catching up; /proc/net/tls_stat in each namespace must
-# show the sessions in the kernel both ways (fails, never skips, if not).
+# show the sessions in the kernel both ways, and ine.ko must list them as
+# offloaded control-plane sessions with their peer (fails, never skips).
 . tests/vm/lib.sh
 load_tls
+load_ine
+# ined when it has the control plane (--port), else the test driver
 NODE=$TOP/tests/vm/cp_node
-[ -x "$NODE" ] || fail "tests/vm/cp_node not built (make tests/vm/bins)"
+"$TOP/ined" --help 2>&1 | grep -q -- --port && NODE=$TOP/ined
+[ -x "$NODE" ] || fail "$NODE not built (make ined tests/vm/bins)"
+note "agent: $NODE"
 for c in jq curl; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 4 || fail "cannot make the node namespaces"
 
@@ -15,11 +20,11 @@ api() {
 	n=$1 m=$2 p=$3
 	shift 3
 	if [ $# -gt 0 ]; then
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 60 \
+		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 600 \
 			--unix-socket "$T/n$n.sock" -X "$m" \
 			-H 'Content-Type: application/json' -d "$1" "http://ine$p")
 	else
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 60 \
+		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 600 \
 			--unix-socket "$T/n$n.sock" -X "$m" "http://ine$p")
 	fi
 }
@@ -69,10 +74,10 @@ grep -q "already used" "$T/out" || fail "reused token: $(cat "$T/out")"
 stop 4
 note "created, joined nodes 2 and 3; reused token refused"
 
-eventually 30 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
+eventually 120 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
 ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
-eventually 10 1 .data_internode_encryption true /v1/cluster/policy
-eventually 10 2 .data_internode_encryption true /v1/cluster/policy
+eventually 60 1 .data_internode_encryption true /v1/cluster/policy
+eventually 60 2 .data_internode_encryption true /v1/cluster/policy
 note "change on node 3 reached nodes 1 and 2"
 
 # every control-plane session is in the kernel both ways: node 1 has two
@@ -84,12 +89,23 @@ for i in 1 2 3; do
 		fail "node $i: control-plane sessions not in kernel TLS both ways (tx $tx rx $rx)"
 done
 
+# ... and registered with ine.ko: two offloaded control-plane sessions per
+# node, each naming its peer node
+for i in 1 2 3; do
+	ip netns exec node$i "$TOP/inectl" show dump >"$T/show$i" ||
+		fail "inectl show dump in node $i"
+	n=$(awk -F'\t' '$1 == "session" && $3 == "control" && $4 == "offloaded" &&
+		$6 > 0 && $6 != '$i'' "$T/show$i" | wc -l)
+	[ "$n" -ge 2 ] || { cat "$T/show$i"; fail "node $i: $n offloaded control-plane sessions in ine.ko, want 2"; }
+done
+note "ine.ko lists every control-plane session, offloaded, with its peer"
+
 stop 2
 ok 3 POST /v1/bdbs '{"name":"db1"}'
 api 1 GET /v1/cluster
 v=$(json .version)
 start 2
-eventually 30 2 .version "$v" /v1/cluster
+eventually 120 2 .version "$v" /v1/cluster
 note "node 2 caught up to version $v after a restart"
 for i in 1 2 3; do stop $i; done
 exit 0

@@ -2,23 +2,25 @@
 # ine.ko with thousands of sessions: dumps exact under churn, sessions gone
 # on close, rmmod/insmod with live sessions, namespaces dying with sessions.
 . tests/vm/lib.sh
+START=$(date +%s)
+step() { note "[$(( $(date +%s) - START ))s] $*"; }
 load_ine
 pairs=${INE_KMOD_PAIRS:-1500}
 
-note "churn: $((2 * pairs)) stable sessions"
+step "churn: $((2 * pairs)) stable sessions"
 tests/vm/kmod_many churn "$pairs" 20 || fail "churn"
 
-note "rmmod/insmod with live sessions"
+step "rmmod/insmod with live sessions"
 tests/vm/kmod_many reload "$((pairs / 3))" 5 "$TOP/ine.ko" || fail "reload"
 lsmod | grep -q '^ine ' || fail "ine.ko not loaded after the loop"
 
-note "namespaces die with registered sessions"
+step "namespaces die with registered sessions"
 ine_mknodes 2 || fail "nodes"
 for n in 1 2; do
 	ip netns exec node$n tests/vm/kmod_many hold 300 >$T/hold$n &
 	eval pid$n=$!
 done
-for i in $(seq 100); do
+for i in $(seq 600); do
 	grep -q ready $T/hold1 2>/dev/null && grep -q ready $T/hold2 2>/dev/null && break
 	sleep 0.1
 done

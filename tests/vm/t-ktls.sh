@@ -27,4 +27,9 @@ expect_eq "sessions fully in the kernel" "$(grep -cE 'offload=kernel( |$)' "$T/k
 # Same transfer without TLS, same VM run: the ratio is the number to read.
 tests/vm/ktls_xfer --plain --mib "$mib" >"$T/plain.out" 2>&1 || { cat "$T/plain.out"; fail "plain transfer"; }
 grep RESULT "$T/plain.out"
+# ... and userspace TLS (OpenSSL, no kTLS) for one suite of each version.
+for s in tls12-aes128 tls13-aes128; do
+	tests/vm/ktls_xfer --software --suite $s --mib "$mib" >"$T/sw.out" 2>&1 || { cat "$T/sw.out"; fail "userspace TLS transfer $s"; }
+	grep RESULT "$T/sw.out" | sed 's/^RESULT /RESULT userspace-/'
+done
 exit 0

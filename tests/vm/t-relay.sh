@@ -8,6 +8,7 @@
 # TLS throughput and CPU, same run.
 #   INE_RELAY_VM_MB   stream size per suite (default 8)
 #   INE_RELAY_PERF_MB size per path for the measurement (default 16)
+#   INE_RELAY_PERF_ONLY=1 skips straight to the measurement
 . tests/vm/lib.sh
 RN=$TOP/tests/vm/relay_node
 [ -x "$RN" ] || fail "tests/vm/relay_node is not built (make tests/vm/bins)"
@@ -85,7 +86,8 @@ rstat() {
 }
 # kstat NODE KEY: /proc/net/tls_stat in that node's namespace
 kstat() { ip netns exec node$1 awk -v k="$2" '$1 == k {print $2}' /proc/net/tls_stat; }
-client() { n1 "$RN" client "$@" || fail "client $*"; }
+agent_logs() { for i in 1 2; do echo "--- node$i agent log (tail)"; tail -n 15 "$T/agent$i.log"; done >&2; }
+client() { n1 "$RN" client "$@" || { agent_logs; fail "client $*"; }; }
 
 conf false
 n2 "$RN" target --port 6001 &
@@ -94,6 +96,7 @@ tcpdump -i inebr0 -U -s 0 -w "$T/cap.pcap" 'tcp port 3342 or tcp port 3343' \
 TCPDUMP=$!
 sleep 1
 
+if [ -z "${INE_RELAY_PERF_ONLY:-}" ]; then
 # ---- every suite, kernel TLS both ways ----
 for suite in 0 1 2 3; do
 	start_agents --suite $suite
@@ -102,7 +105,7 @@ for suite in 0 1 2 3; do
 	done
 	client --port 7001 --op S --size $((MB << 20)) --marker >/dev/null
 	client --port 7001 --op G --size $((MB << 20)) >/dev/null
-	client --port 7001 --op S --size 30000000 --random >/dev/null	# ~3000 writes
+	client --port 7001 --op S --size 6000000 --random >/dev/null	# ~3000 writes
 	expect_eq "suite $suite: node1 sessions offloaded" "$(rstat 1 sessions_offloaded)" 3
 	expect_eq "suite $suite: node2 sessions offloaded" "$(rstat 2 sessions_offloaded)" 3
 	expect_eq "suite $suite: software sessions" \
@@ -150,7 +153,8 @@ expect_eq "toggled connection" "$(tail -n 1 "$T/hold.out")" reset
 before=$(rstat 1 sessions_offloaded)
 client --port 7002 --op S --size $((1 << 20)) >/dev/null
 expect_eq "after toggle db 2 is kTLS" "$(rstat 1 sessions_offloaded)" $((before + 1))
-expect_eq "disconnected on node2 too" "$(rstat 2 disconnected)" 1
+# node2's end went too (by its own config change or by node1's reset)
+expect_eq "connections left on node2" "$(rstat 2 conns)" 0
 stop_agents
 conf false
 
@@ -164,6 +168,9 @@ expect_eq "marker on 3342 (TLS)" "$(grep -a -c INE-PLAINTEXT-MARKER "$T/tls.pcap
 	fail "capture saw no marker on 3343 either: capture broken, proves nothing"
 [ "$(stat -c %s "$T/tls.pcap")" -gt $((MB << 20)) ] || fail "capture of 3342 too small"
 tnote "capture: no payload marker on 3342; marker visible on plaintext 3343"
+else
+	kill "$TCPDUMP"
+fi
 
 # ---- measurement: same run, same sizes ----
 cpu_total() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
@@ -179,6 +186,7 @@ for mode in ktls plaintext software; do
 	up=$(n1 "$RN" client --port $port --op S --size $((PMB << 20)) | awk '{print $3}')
 	down=$(n1 "$RN" client --port $port --op G --size $((PMB << 20)) | awk '{print $3}')
 	c1=$(cpu_total)
+	[ $mode = ktls ] && note "kernel AES-GCM driver: $(awk '/^name/ {n = $3} /^driver/ && n == "gcm(aes)" {print $3; exit}' /proc/crypto)"
 	stop_agents
 	a1=$(awk '$1 ~ /^cpu_/ {s += $2} END {print s}' "$T/n1.stats")
 	a2=$(awk '$1 ~ /^cpu_/ {s += $2} END {print s}' "$T/n2.stats")

@@ -67,6 +67,13 @@ static void print_node(const json_t *n)
 	printf("node %lld (%s)%s\n", num(n, "uid"), str(n, "name"),
 	       json_is_true(json_object_get(n, "reachable")) ||
 	       !json_object_get(n, "reachable") ? "" : " UNREACHABLE");
+	if (!json_object_get(n, "offload")) {
+		printf("  no status heard from this node%s%s\n",
+		       json_object_get(n, "error") ? ": " : "", str(n, "error"));
+		return;
+	}
+	if (json_object_get(n, "status_age_s"))
+		printf("  (status %llds old)\n", num(n, "status_age_s"));
 	printf("  offload: %s (kernel TLS %s), ine.ko %s\n", str(n, "offload"),
 	       json_is_true(json_object_get(n, "kernel_tls_available")) ? "available" :
 	       "unavailable",
