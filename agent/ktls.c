@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <syslog.h>
+#include "log.h"
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -189,7 +189,7 @@ int ktls_conn_install(struct tls_conn *c)
 out:
 	wipe_secret(c);
 	if (c->reason[0])
-		syslog(LOG_INFO, "tls: fd %d %s %s: %s; session runs as %s", c->fd,
+		log_info("tls: fd %d %s %s: %s; session runs as %s", c->fd,
 		       tls_version_name(c->version), c->cipher, c->reason,
 		       ktls_conn_mode(c));
 	return rc;

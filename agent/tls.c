@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
+#include "log.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -333,7 +333,7 @@ static void log_ssl_errors(const char *what)
 	char buf[256];
 
 	ERR_error_string_n(e, buf, sizeof(buf));
-	syslog(LOG_ERR, "tls: %s: %s", what, e ? buf : "unknown error");
+	log_err("tls: %s: %s", what, e ? buf : "unknown error");
 	ERR_clear_error();
 }
 
@@ -347,11 +347,11 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server)
 	if (ctx_cfg_idx < 0 || ssl_conn_idx < 0)
 		return NULL;
 	if (server && (!cfg->cert || !cfg->key)) {
-		syslog(LOG_ERR, "tls: a server needs a certificate and key");
+		log_err("tls: a server needs a certificate and key");
 		return NULL;
 	}
 	if (cfg->key && !EVP_PKEY_is_a(cfg->key, "RSA")) {
-		syslog(LOG_ERR, "tls: key is not RSA (the ECDHE-RSA suites need RSA keys)");
+		log_err("tls: key is not RSA (the ECDHE-RSA suites need RSA keys)");
 		return NULL;
 	}
 	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -382,12 +382,12 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server)
 		copy->dp_chain = cfg->dp_chain ? X509_chain_up_ref(cfg->dp_chain) : NULL;
 	}
 	if ((cfg->trust && !copy->trust) || (cfg->dp_cert && !copy->dp_cert)) {
-		syslog(LOG_ERR, "tls: out of memory");
+		log_err("tls: out of memory");
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	if (cfg->dp_key && !EVP_PKEY_is_a(cfg->dp_key, "RSA")) {
-		syslog(LOG_ERR, "tls: data plane key is not RSA (the ECDHE-RSA suites need RSA keys)");
+		log_err("tls: data plane key is not RSA (the ECDHE-RSA suites need RSA keys)");
 		SSL_CTX_free(ctx);
 		return NULL;
 	}

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <syslog.h>
+#include "log.h"
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -37,7 +37,7 @@ static ssize_t io_fail(struct tls_conn *c, ssize_t rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
 	va_end(ap);
-	syslog(LOG_WARNING, "tls: fd %d closing session: %s", c->fd, c->reason);
+	log_warn("tls: fd %d closing session: %s", c->fd, c->reason);
 	return rc;
 }
 
