@@ -16,7 +16,7 @@ profile_xfer() {
 		echo "bench: profiling $label failed" >&2
 		return 0
 	}
-	perf report -i $data --stdio --no-children --sort dso,sym --percent-limit 1 2>/dev/null |
+	perf report -i $data --kallsyms=/proc/kallsyms --stdio --no-children --sort dso,sym --percent-limit 1 2>/dev/null |
 		awk -v l="$label" '/%/ && !/^#/ {sub(/^ +/, ""); printf "PROFILE %s\t%s\n", l, $0}' | head -n 25
 	rm -f $data
 }
