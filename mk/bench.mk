@@ -33,7 +33,7 @@ bench-bins: $(BENCH_BINS) $(BENCH_EXTRA)
 # The ine pieces are built if they can be; a path whose piece is missing
 # is reported as not measured, never silently left out.
 bench: bench-bins
-	-$(MAKE) module KDIR=$(VM_KDIR)
+	-$(MAKE) module KDIR=$(VM_KDIR_CMD)
 	-$(MAKE) ined tests/vm/bins
 	$(if $(BENCH_QUICK),INE_BENCH_QUICK=1) tools/bench/run --vm-timeout $(BENCH_VM_TIMEOUT) --out $(BENCH_DIR)
 
