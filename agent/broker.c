@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* broker.c - libine's agent side (see broker.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -37,6 +38,9 @@ struct bconn {
 	struct bconn *next;
 	int ufd;			/* the app's request socket; -1 after reply */
 	struct broker_req req;
+	bool denied;
+	uid_t uid;
+	gid_t gid;
 	enum bst st;
 	enum broker_mode mode;
 	int pfd;			/* the data-plane socket (agent's reference) */
@@ -63,6 +67,7 @@ struct broker {
 	size_t n_allow;
 	SSL_CTX *(*ctx_new)(void *arg);
 	void *ctx_arg;
+	uint16_t dp_port;
 	SSL_CTX *ctx;
 	struct bconn *conns;
 };
@@ -452,6 +457,14 @@ static void on_closed(evutil_socket_t fd, short what, void *arg)
 	bconn_free(arg);
 }
 
+static void set_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
 /* Route reply OK: hand the socket over and keep our reference. */
 static void go_live(struct bconn *c)
 {
@@ -465,6 +478,8 @@ static void go_live(struct bconn *c)
 		/* The kernel holds the keys now; drop OpenSSL's copy. */
 		tls_conn_free(c->tc);
 		c->tc = NULL;
+		/* The app gets a blocking socket; the agent does no I/O on it. */
+		set_blocking(c->pfd);
 		reply(c, 0, c->pfd, "%s", c->mode == BROKER_MODE_OFFLOADED ?
 		      "kernel TLS both ways" : "plaintext (db encryption off)");
 		if (c->ev)
@@ -494,6 +509,7 @@ static void go_live(struct bconn *c)
 		fail(c, -ENOMEM, "software TLS: out of resources");
 		return;
 	}
+	set_blocking(sp[1]);
 	reply(c, 0, sp[1], "software TLS in the agent (no kernel TLS)");
 	close(sp[1]);
 	pump(c);
@@ -691,7 +707,7 @@ static void do_connect(struct bconn *c)
 			     "(not a cluster member?)");
 			return;
 		}
-		port = port ? port : ROUTE_DP_PORT;
+		port = port ? port : b->dp_port ? b->dp_port : ROUTE_DP_PORT;
 	} else {
 		port = ROUTE_PLAIN_PORT;
 	}
@@ -779,6 +795,11 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 		fail(c, -EBADMSG, "malformed broker request");
 		return;
 	}
+	if (c->denied) {
+		fail(c, -EACCES, "uid %u gid %u is not allowed to use the ine broker "
+		     "(ined's INE_BROKER_ALLOW)", (unsigned int)c->uid, (unsigned int)c->gid);
+		return;
+	}
 	if (c->req.op == BROKER_OP_LISTEN)
 		do_listen(c);
 	else
@@ -788,7 +809,7 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct broker *b = arg;
-	struct ucred cr;
+	struct ucred cr = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	socklen_t cl = sizeof(cr);
 	struct bconn *c;
 	int fd;
@@ -807,12 +828,13 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	c->pfd = c->sfd = -1;
 	c->next = b->conns;
 	b->conns = c;
+	/* Checked when the request is in (refusing earlier would reset the
+	 * connection under the caller's request and lose the reason). */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) ||
-	    !broker_allowed(b->allow, b->n_allow, cr.uid, cr.gid)) {
-		fail(c, -EACCES, "uid %u gid %u is not allowed to use the ine broker "
-		     "(INE_BROKER_ALLOW)", (unsigned int)cr.uid, (unsigned int)cr.gid);
-		return;
-	}
+	    !broker_allowed(b->allow, b->n_allow, cr.uid, cr.gid))
+		c->denied = true;
+	c->uid = cr.uid;
+	c->gid = cr.gid;
 	c->ev = event_new(b->base, fd, EV_READ, on_request, c);
 	if (!c->ev || event_add(c->ev, NULL))
 		bconn_free(c);
@@ -863,6 +885,7 @@ int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **ou
 	b->base = d->base;
 	b->ctx_new = o->ctx_new;
 	b->ctx_arg = o->ctx_arg;
+	b->dp_port = o->dp_port;
 	b->n_allow = o->n_allow < BROKER_MAX_ALLOW ? o->n_allow : BROKER_MAX_ALLOW;
 	if (b->n_allow)
 		memcpy(b->allow, o->allow, b->n_allow * sizeof(*b->allow));
@@ -912,11 +935,13 @@ void broker_free(struct broker *b)
 	free(b);
 }
 
-struct broker *broker_start(struct daemon *d, SSL_CTX *(*ctx_new)(void *arg), void *arg)
+struct broker *broker_start(struct daemon *d, SSL_CTX *(*ctx_new)(void *arg), void *arg,
+			    uint16_t dp_port)
 {
 	struct broker_allow allow[BROKER_MAX_ALLOW];
 	struct broker_opts o = { .path = getenv("INE_BROKER_SOCKET"), .allow = allow,
-				 .ctx_new = ctx_new, .ctx_arg = arg };
+				 .ctx_new = ctx_new, .ctx_arg = arg,
+				 .dp_port = dp_port };
 	struct broker *b = NULL;
 	char err[160] = "";
 	int rc;

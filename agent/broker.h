@@ -96,6 +96,7 @@ struct broker_opts {
 	size_t n_allow;
 	SSL_CTX *(*ctx_new)(void *arg);		/* this node's DP client context */
 	void *ctx_arg;
+	uint16_t dp_port;			/* peers' port when their address has none; 0: 3342 */
 };
 
 /* Listen on opts->path (mode 0666: the allowlist decides) and follow the
@@ -105,6 +106,7 @@ void broker_free(struct broker *b);
 
 /* ined's one registration call: options from INE_BROKER_SOCKET and
  * INE_BROKER_ALLOW; failure is logged and the daemon runs without it. */
-struct broker *broker_start(struct daemon *d, SSL_CTX *(*ctx_new)(void *arg), void *arg);
+struct broker *broker_start(struct daemon *d, SSL_CTX *(*ctx_new)(void *arg), void *arg,
+			    uint16_t dp_port);
 
 #endif
