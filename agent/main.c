@@ -245,7 +245,7 @@ int main(int argc, char **argv)
 		goto err_relay;
 	}
 	daemon_relay_ctx_source(dr, relay_ctx, cp);
-	br = broker_start(&d, relay_ctx, cp);	/* libine; optional */
+	br = broker_start(&d, relay_ctx, cp, cp_port(cp));	/* libine; optional */
 	if ((rc = cp_attach(cp, &d, d.api)) < 0) {
 		log_msg(LOG_LVL_ERR, "control plane: REST routes: %s", strerror(-rc));
 		goto err_cp;
