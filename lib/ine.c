@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/tls.h>
 
 #include <ine/ine.h>
 #include "broker.h"	/* wire format constants shared with the agent */
@@ -207,8 +210,36 @@ int ine_accept(int listener)
 	return fd < 0 ? -errno : fd;
 }
 
+/* On a kernel-TLS socket end the stream with a TLS close_notify first:
+ * the peer's agent treats a bare FIN as truncation and resets. */
+int ine_shutdown(int fd)
+{
+	char ulp[16] = "";
+	socklen_t ul = sizeof(ulp);
+	uint8_t alert[2] = { 1, 0 };	/* warning, close_notify */
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(uint8_t))];
+	} cm;
+	struct iovec iov = { alert, sizeof(alert) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+
+	if (!getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &ul) && !strcmp(ulp, "tls")) {
+		memset(&cm, 0, sizeof(cm));
+		cm.h.cmsg_level = SOL_TLS;
+		cm.h.cmsg_type = TLS_SET_RECORD_TYPE;
+		cm.h.cmsg_len = CMSG_LEN(sizeof(uint8_t));
+		*CMSG_DATA(&cm.h) = 21;	/* alert */
+		if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+			return -errno;
+	}
+	return shutdown(fd, SHUT_WR) ? -errno : 0;
+}
+
 int ine_close(int fd)
 {
+	ine_shutdown(fd);
 	shutdown(fd, SHUT_RDWR);
 	return close(fd) ? -errno : 0;
 }

@@ -58,7 +58,10 @@ int main(int argc, char **argv)
 		}
 	}
 	/* End of stream, then wait until the receiver has it all and closes. */
-	shutdown(s, SHUT_WR);
+	if (ine_shutdown(s) < 0) {
+		perror("ine-send: ending the stream");
+		return 1;
+	}
 	while (read(s, &c, 1) > 0)
 		;
 	dt = now() - t0;

@@ -86,7 +86,14 @@ int ine_listen(uint32_t db, const char *target);
 /* Accept one connection on a listener from ine_listen(): fd or -errno. */
 int ine_accept(int listener);
 
-/* Shut down and close a socket from ine_connect/ine_accept. 0 or -errno. */
+/*
+ * End the sending direction (like shutdown(fd, SHUT_WR)): on a kernel-TLS
+ * socket sends the TLS close_notify first, which the peer needs to tell a
+ * clean end from a truncation.  Use it instead of shutdown().  0 or -errno.
+ */
+int ine_shutdown(int fd);
+
+/* ine_shutdown, then shut down and close a socket from ine_connect/ine_accept. 0 or -errno. */
 int ine_close(int fd);
 
 /* "ine: ..." text for a negative errno from this library (never NULL). */
