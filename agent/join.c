@@ -562,9 +562,12 @@ proto:
 	cp_sess_close(s, "protocol error on ine-join/1");
 }
 
+static unsigned jsrv_count;	/* join sessions open (anyone can start one) */
+
 static void jsrv_closed(struct cp_sess *s, const char *why, void *arg)
 {
 	(void)s; (void)why;
+	jsrv_count--;
 	free(arg);
 }
 
@@ -575,9 +578,13 @@ static const struct cp_sess_ops jsrv_ops = {
 
 void join_accept(void *arg, struct tls_conn *c)
 {
-	struct jsrv *j = calloc(1, sizeof(*j));
+	struct jsrv *j = jsrv_count < JOIN_MAX_SESSIONS ? calloc(1, sizeof(*j)) :
+							 NULL;
 
 	if (!j) {
+		if (jsrv_count >= JOIN_MAX_SESSIONS)
+			log_warn("control plane: %u join sessions open: refusing another",
+				 jsrv_count);
 		int fd = c->fd;
 
 		tls_conn_free(c);
@@ -585,8 +592,11 @@ void join_accept(void *arg, struct tls_conn *c)
 		return;
 	}
 	j->cp = arg;
-	if (!cp_sess_accept(j->cp, c, &jsrv_ops, j))
+	jsrv_count++;
+	if (!cp_sess_accept(j->cp, c, &jsrv_ops, j)) {
+		jsrv_count--;
 		free(j);
+	}
 }
 
 /* ------------------------------------------------------------ joining side */

@@ -25,6 +25,7 @@
 struct tls_conn;
 
 #define JOIN_TIMEOUT_MS	30000
+#define JOIN_MAX_SESSIONS	16	/* ine-join/1 sessions open at once */
 
 /* Listener handler for ALPN "ine-join/1" (arg: struct cp *). */
 void join_accept(void *arg, struct tls_conn *c);

@@ -247,6 +247,71 @@ grep -qi "alert\|error" "$T/probe" || fail "foreign certificate: no TLS failure 
 stop 5
 note "a certificate from another cluster's CA is refused"
 
+# --- an impostor primary never sees the token's secret ----------------------
+# A TLS server on 127.77.0.6 speaking ine-join/1 with its own CA; the token
+# is ours but points there.  The joiner must stop at the CA pin check and
+# never send join_req.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/imp.key" -out "$T/imp.crt" \
+	-days 2 -subj "/CN=impostor" >/dev/null 2>&1 || fail "openssl impostor cert"
+cat >"$T/impostor.py" <<'PY'
+import json, socket, ssl, struct, sys
+port, crt, key, cid = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(crt, key)
+ctx.set_alpn_protocols(["ine-join/1"])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.77.0.6", port)); srv.listen(1)
+print("listening", flush=True)
+conn, _ = srv.accept()
+s = ctx.wrap_socket(conn, server_side=True)
+def frames():
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d: return
+        buf += d
+        while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+            n = struct.unpack(">I", buf[:4])[0]
+            yield json.loads(buf[4:4 + n]); buf = buf[4 + n:]
+for m in frames():
+    print("got", m["t"], flush=True)
+    if m["t"] == "join_hello":
+        out = json.dumps({"t": "join_ca", "cluster_id": cid, "ca": open(crt).read(),
+                          "node_id": 9}).encode()
+        s.sendall(struct.pack(">I", len(out)) + out)
+PY
+python3 "$T/impostor.py" "$CP_PORT" "$T/imp.crt" "$T/imp.key" "$CID" >"$T/impostor.out" 2>&1 &
+IMP=$!
+k=0
+until grep -q listening "$T/impostor.out"; do
+	k=$((k + 1)); [ $k -gt 100 ] && fail "impostor did not start: $(cat "$T/impostor.out")"
+	sleep 0.05
+done
+token
+BAD=$(python3 -c '
+import base64, sys
+t = sys.argv[1][5:]
+b = bytearray(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)))
+addr = ("127.77.0.6:" + sys.argv[2]).encode()
+b = b[:89] + bytes([len(addr)]) + addr	# same secret and pin, other primary
+print("ine1." + base64.urlsafe_b64encode(bytes(b)).decode().rstrip("="))
+' "$TOKEN" "$CP_PORT")
+start 6
+join 6 "$BAD"
+[ "$CODE" = 403 ] || fail "join via an impostor: HTTP $CODE $(cat "$T/out")"
+grep -q "pin" "$T/out" || fail "join via an impostor: $(cat "$T/out")"
+kill $IMP 2>/dev/null
+wait $IMP 2>/dev/null
+grep -q "got join_hello" "$T/impostor.out" || fail "impostor saw no join: $(cat "$T/impostor.out")"
+grep -q "join_req" "$T/impostor.out" && fail "the joiner sent its secret to an impostor"
+[ -e "$T/n6/pki/current" ] && fail "join via an impostor left PKI state"
+# the token itself is still good with the real primary
+api 6 GET /v1/cluster
+expect_eq "node 6 after the impostor" "$CODE" 404
+stop 6
+note "a primary that does not hold the token's CA never sees the secret"
+
 # --- rotation from node 3 re-issues every node's certificates ---------------
 serial() { api "$1" GET /v1/status; json ".nodes[] | select(.uid == $1) | .certificates.ccs_internode_encryption.serial"; }
 S1=$(serial 1) S2=$(serial 2) S3=$(serial 3)

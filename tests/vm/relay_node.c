@@ -50,6 +50,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "inenl.h"
 #include "listener.h"
 #include "relay.h"
 #include "route.h"
@@ -89,6 +90,42 @@ static double now(void)
 
 static struct relay *relay;
 static struct listener *lis;
+static struct inenl *nl;	/* ine.ko, when loaded */
+static unsigned long long ine_reg_ok, ine_reg_fail;
+
+/* Register data-plane sockets with ine.ko the way ined does. */
+static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
+		       uint32_t peer, enum relay_mode mode, bool up)
+{
+	static const uint8_t state[] = {
+		[RELAY_MODE_SETUP] = INE_STATE_HANDSHAKING,
+		[RELAY_MODE_OFFLOADED] = INE_STATE_OFFLOADED,
+		[RELAY_MODE_SOFTWARE] = INE_STATE_SOFTWARE,
+		[RELAY_MODE_PLAINTEXT] = INE_STATE_PLAINTEXT,
+	};
+	struct inenl_session_add a = {
+		.fd = fd, .plane = INE_PLANE_DATA, .state = state[mode],
+		.db_id = db, .peer_node_id = peer,
+	};
+	int rc;
+
+	(void)arg;
+	(void)tc;
+	if (!nl)
+		return;
+	if (!up) {
+		inenl_session_del(nl, 0, fd);
+		return;
+	}
+	rc = inenl_session_add(nl, &a, NULL);
+	if (rc) {
+		ine_reg_fail++;
+		syslog(LOG_WARNING, "ine.ko refused session (db %u, %s): %s %s", db,
+		       relay_mode_str(mode), strerror(-rc), inenl_last_error(nl));
+	} else {
+		ine_reg_ok++;
+	}
+}
 
 static int verify_node(void *arg, X509 *leaf, STACK_OF(X509) *chain, int plane,
 		       long *peer_node_id)
@@ -256,6 +293,15 @@ static void write_stats(void)
 		(unsigned long long)s.disconnected,
 		ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
 		ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	if (nl) {
+		struct inenl_totals t;
+
+		if (!inenl_totals_get(nl, &t))
+			fprintf(f, "ine_sessions %u\nine_offloaded %u\nine_software %u\n"
+				"ine_plaintext %u\nine_added %llu\n", t.sessions, t.offloaded,
+				t.software, t.plaintext, (unsigned long long)t.added);
+		fprintf(f, "ine_reg_ok %llu\nine_reg_fail %llu\n", ine_reg_ok, ine_reg_fail);
+	}
 	fclose(f);
 	rename(tmp, opt_stats);
 }
@@ -277,7 +323,7 @@ static int run_agent(void)
 	struct event_base *base = event_base_new();
 	/* Emulated CPUs handshake ~50x slower: generous setup timeouts. */
 	struct relay_hooks hooks = { .software_only = opt_software,
-				     .setup_timeout_ms = 300000 };
+				     .setup_timeout_ms = 300000, .session = on_session };
 	struct listener_opts lo = { .handshake_timeout_ms = 300000 };
 	struct event *sig[4];
 	static const int sigs[4] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
@@ -290,6 +336,8 @@ static int run_agent(void)
 	openlog("relay_node", LOG_PERROR | LOG_PID, LOG_DAEMON);
 	cctx = load_ctx(false);
 	sctx = load_ctx(true);
+	if (inenl_open(&nl))
+		syslog(LOG_NOTICE, "ine.ko not loaded: sessions not registered");
 	relay = relay_new(base, cctx, &hooks);
 	if (load_config())
 		die("bad configuration %s", opt_config);
@@ -313,6 +361,7 @@ static int run_agent(void)
 	relay_free(relay);
 	tls_ctx_free(cctx);
 	tls_ctx_free(sctx);
+	inenl_close(nl);
 	event_base_free(base);
 	return 0;
 }

@@ -18,6 +18,10 @@ tnote() { note "[$(( $(date +%s) - START ))s] $*"; }
 PMB=${INE_RELAY_PERF_MB:-16}
 
 load_tls
+load_ine
+# No udev in the VM to load the CPU's AES module: without it kernel TLS runs
+# aes-generic while OpenSSL uses AES-NI, and the comparison is unfair.
+modprobe aesni_intel 2>/dev/null || note "aesni_intel not loadable: kernel AES is generic"
 ine_mknodes 2 || fail "ine_mknodes 2"
 n1() { ip netns exec node1 "$@"; }
 n2() { ip netns exec node2 "$@"; }
@@ -110,6 +114,9 @@ for suite in 0 1 2 3; do
 	expect_eq "suite $suite: node2 sessions offloaded" "$(rstat 2 sessions_offloaded)" 3
 	expect_eq "suite $suite: software sessions" \
 		"$(rstat 1 sessions_software)$(rstat 2 sessions_software)" 00
+	# ine.ko accepts OFFLOADED only with kernel TLS on TX and RX
+	expect_eq "suite $suite: ine.ko registrations (node1)" "$(rstat 1 ine_reg_ok)" 3
+	expect_eq "suite $suite: ine.ko refusals" "$(rstat 1 ine_reg_fail)$(rstat 2 ine_reg_fail)" 00
 	for i in 1 2; do
 		eval t0=\$tx$i r0=\$rx$i
 		expect_eq "suite $suite: node$i TlsTxSw rise" $(( $(kstat $i TlsTxSw) - t0 )) 3
@@ -146,10 +153,12 @@ n1 "$RN" client --port 7002 --hold 30 >"$T/hold.out" &
 HOLD=$!
 for _ in $(seq 50); do grep -q up "$T/hold.out" && break; sleep 0.1; done
 grep -q up "$T/hold.out" || fail "held connection not up"
+expect_eq "ine.ko: held db 2 session registered plaintext" "$(rstat 1 ine_plaintext)" 1
 conf true
 for i in 1 2; do kill -HUP "$(cat "$T/n$i.pid")"; done
 wait $HOLD
 expect_eq "toggled connection" "$(tail -n 1 "$T/hold.out")" reset
+expect_eq "ine.ko sessions left after the toggle" "$(rstat 1 ine_sessions)" 0
 before=$(rstat 1 sessions_offloaded)
 client --port 7002 --op S --size $((1 << 20)) >/dev/null
 expect_eq "after toggle db 2 is kTLS" "$(rstat 1 sessions_offloaded)" $((before + 1))

@@ -1,0 +1,48 @@
+# Benchmarks (issue 9): `make bench` runs the VM part (kernel TLS, emulated)
+# and the host part (real speed, no kernel TLS), then writes
+# build/bench/results.json, the tables in BENCHMARKS.md and docs/bench.png.
+# BENCH_QUICK=1 make bench: tiny sizes, to check the harness (figures meaningless).
+
+BENCH_DIR   ?= build/bench
+BENCH_BIN   := $(BENCH_DIR)/bin
+BENCH_BINS  := $(BENCH_BIN)/xfer $(BENCH_BIN)/splicer $(BENCH_BIN)/cipher $(BENCH_BIN)/lat
+# ine.ko's memory per session needs the kmod work's netlink client.
+BENCH_BINS  += $(if $(wildcard agent/inenl.c),$(BENCH_BIN)/kmodmem)
+# tools/bench/handshake (the TLS work's, built by its own rule) when present.
+BENCH_EXTRA := $(if $(wildcard tools/bench/handshake.c),tools/bench/handshake)
+BENCH_VM_TIMEOUT ?= 900
+
+$(BENCH_BIN)/libbench.a: tools/bench/bench.o
+	@mkdir -p $(BENCH_BIN)
+	$(AR) rcs $@ $^
+
+$(BENCH_BIN)/%: tools/bench/%.c $(BENCH_BIN)/libbench.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# With the TLS work's agent/tls.h + ktls.h, xfer --ine measures kernel-TLS
+# sendfile through ine's own hand-off (TLS 1.3 receive in the kernel too).
+BENCH_INE_TLS := $(and $(wildcard agent/tls.h),$(wildcard agent/ktls.h))
+$(BENCH_BIN)/xfer: tools/bench/xfer.c $(BENCH_BIN)/libbench.a $(if $(BENCH_INE_TLS),agent/libine-agent.a)
+	$(CC) $(CPPFLAGS) $(if $(BENCH_INE_TLS),-DBENCH_INE_TLS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BENCH_BIN)/kmodmem: tools/bench/kmodmem.c $(BENCH_BIN)/libbench.a agent/libine-agent.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-bins: $(BENCH_BINS) $(BENCH_EXTRA)
+
+# The ine pieces are built if they can be; a path whose piece is missing
+# is reported as not measured, never silently left out.
+bench: bench-bins
+	-$(MAKE) module KDIR=$(VM_KDIR_CMD)
+	-$(MAKE) ined tests/vm/bins
+	$(if $(BENCH_QUICK),INE_BENCH_QUICK=1) tools/bench/run --vm-timeout $(BENCH_VM_TIMEOUT) --out $(BENCH_DIR)
+
+bench-clean:
+	rm -f tools/bench/*.o tools/bench/*.d
+	rm -rf $(BENCH_BIN)
+
+clean: bench-clean
+
+-include $(wildcard tools/bench/*.d $(BENCH_BIN)/*.d)
+
+.PHONY: bench bench-bins bench-clean
