@@ -93,6 +93,33 @@ note "node 1 agent while $MB MiB flowed (${dt}0 ms): cpu $dc ticks, rchar+wchar 
 [ "$di" -lt $((MB * 1048576 / 64)) ] || fail "agent moved $di bytes of I/O: payload went through it"
 [ "$dc" -le $((dt / 20 + 5)) ] || fail "agent used $dc ticks of CPU in ${dt}0 ms: payload went through it"
 
+# INE_LIBINE_BENCH=1: CPU per GiB (all CPUs, /proc/stat) for brokered
+# sendfile vs the relay (plain client -> route -> relay) vs plaintext.
+busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+bench() {	# NAME CMD...
+	recv_bg "$T/outb"
+	b0=$(busy); w0=$(tick)
+	"$@" >"$T/bench.out" 2>&1 || fail "bench $1: $(cat "$T/bench.out")"
+	wait $RPID
+	b1=$(busy); w1=$(tick)
+	cmp -s "$T/in" "$T/outb" || fail "bench $1: data differs"
+	note "bench $BN: $MB MiB in $((w1 - w0))0 ms, CPU $(( (b1 - b0) * 1024 / MB ))0 ms/GiB"
+}
+if [ -n "${INE_LIBINE_BENCH:-}" ]; then
+	BN=brokered-sendfile bench send 2 1 snap "$T/in"
+	api 1 POST /v1/routes '{"bdb":1,"listen_port":16379,"peer_node":2,"target":"snap","node":1}'
+	sleep 1
+	BN=relay bench ip netns exec node1 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", 16379))
+f = open(sys.argv[1], "rb"); s.sendfile(f); s.shutdown(socket.SHUT_WR); s.recv(1)' "$T/in"
+	api 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
+	sleep 1
+	BN=plaintext-sendfile bench send 2 1 snap "$T/in"
+	api 1 PUT /v1/bdbs/1 '{"data_internode_encryption": true}'
+	sleep 1
+fi
+
 # A policy toggle closes the brokered connection.
 head -c $((64 * 1048576)) /dev/zero >"$T/big"
 recv_bg "$T/outf2"
