@@ -20,6 +20,7 @@
 #include "cp.h"
 #include "daemon.h"
 #include "daemon_relay.h"
+#include "broker.h"
 #include "log.h"
 
 extern char **environ;
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
 {
 	struct api_options ao = { 0 };
 	struct daemon_relay *dr = NULL;
+	struct broker *br = NULL;
 	struct cp_opts co = { 0 };
 	struct cp *cp = NULL;
 	struct event *ev_hup, *ev_term, *ev_int;
@@ -243,6 +245,7 @@ int main(int argc, char **argv)
 		goto err_relay;
 	}
 	daemon_relay_ctx_source(dr, relay_ctx, cp);
+	br = broker_start(&d, relay_ctx, cp, cp_port(cp));	/* libine; optional */
 	if ((rc = cp_attach(cp, &d, d.api)) < 0) {
 		log_msg(LOG_LVL_ERR, "control plane: REST routes: %s", strerror(-rc));
 		goto err_cp;
@@ -261,6 +264,7 @@ int main(int argc, char **argv)
 	rc = 0;
 
 err_cp:
+	broker_free(br);
 	cp_free(cp);
 err_relay:
 	daemon_relay_free(dr);

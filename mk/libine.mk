@@ -1,0 +1,37 @@
+# libine: the application library (libine.so + libine.a) and its tools.
+LIBINE_SRC := $(wildcard lib/*.c)
+LIBINE_OBJ := $(LIBINE_SRC:.c=.o)
+LIBINE_SONAME := libine.so.0
+
+all: lib/libine.so lib/libine.a tools/ine-send tools/ine-recv
+
+lib/libine.a: $(LIBINE_OBJ)
+	$(AR) rcs $@ $^
+
+lib/libine.so: $(LIBINE_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBINE_SONAME) -o $@ $^
+
+# The tools link the static library: they run from the tree without
+# LD_LIBRARY_PATH.
+tools/ine-send tools/ine-recv: %: %.c lib/libine.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+hostcheck vmcheck: lib/libine.so tools/ine-send tools/ine-recv
+
+libine-hostcheck: ined inectl tools/ine-send tools/ine-recv
+	tests/host/t-libine.sh
+
+install-libine: lib/libine.so lib/libine.a
+	install -D -m 0644 include/ine/ine.h $(DESTDIR)$(PREFIX)/include/ine/ine.h
+	install -D -m 0755 lib/libine.so $(DESTDIR)$(PREFIX)/lib/$(LIBINE_SONAME)
+	ln -sf $(LIBINE_SONAME) $(DESTDIR)$(PREFIX)/lib/libine.so
+	install -D -m 0644 lib/libine.a $(DESTDIR)$(PREFIX)/lib/libine.a
+	install -D -m 0755 tools/ine-send $(DESTDIR)$(PREFIX)/bin/ine-send
+	install -D -m 0755 tools/ine-recv $(DESTDIR)$(PREFIX)/bin/ine-recv
+
+clean: libine-clean
+libine-clean:
+	rm -f lib/*.o lib/*.d lib/libine.so lib/libine.a tools/ine-send tools/ine-recv tools/*.d
+
+-include $(wildcard lib/*.d)
+.PHONY: libine-hostcheck install-libine libine-clean
