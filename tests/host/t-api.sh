@@ -71,6 +71,8 @@ rc 2 "$CTL" db frob;                                      err_has "unknown subco
 rc 2 "$CTL" route add db 1 port 70000 peer 1 target s1;   err_has "not a valid port"
 rc 2 "$CTL" route add db 1 port 16379 peer 1;             err_has "missing 'target'"
 rc 2 "$CTL" status extra;                                 err_has "unexpected argument"
+rc 2 "$CTL" frobnicate;                                   err_has "unknown subcommand 'frobnicate'"
+rc 2 "$CTL" show --frob;                                  err_has "unknown argument '--frob'"
 for c in tune cluster db route status alerts; do
 	ok "$CTL" $c --help
 	grep -q "^Usage: inectl $c" "$T/out" || fail "$c --help: $(cat "$T/out")"
