@@ -1264,6 +1264,11 @@ struct relay *relay_new(struct event_base *base, SSL_CTX *client_ctx,
 	return r;
 }
 
+void relay_set_client_ctx(struct relay *r, SSL_CTX *client_ctx)
+{
+	r->cctx = client_ctx;
+}
+
 void relay_free(struct relay *r)
 {
 	size_t i;
