@@ -425,8 +425,11 @@ static int op_certs_rotate(void *ctx, struct api_req *req, char *err, size_t err
 		return -EBUSY;
 	}
 	/* Where this node holds the CA key it re-issues its own now; every
-	 * node re-issues when it sees the generation move. */
-	if (d->pki && pki_ca_can_sign(pki_state_ca(d->pki)) &&
+	 * node re-issues when it sees the generation move.  With a control
+	 * plane (commit hook) that includes this node, the CA holder: it
+	 * re-issues when the committed generation arrives, so rotating here
+	 * too would re-issue its certificates twice. */
+	if (!d->commit_hook && d->pki && pki_ca_can_sign(pki_state_ca(d->pki)) &&
 	    (rc = pki_state_rotate_local(d->pki, PKI_MASK_ALL, clock_now(), &perr))) {
 		snprintf(err, errlen, "rotation failed: %s", perr.msg);
 		return rc;

@@ -329,8 +329,22 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 
 void daemon_relay_pki_changed(struct daemon_relay *dr)
 {
-	if (dr->r)
-		log_msg(LOG_LVL_INFO, "data plane: certificates changed; outgoing relay "
-			"connections keep the previous client certificate (still trusted) "
-			"until the agent restarts");
+	SSL_CTX *ctx;
+
+	if (!dr->r || !dr->own_relay || !dr->ctx_new)
+		return;
+	ctx = dr->ctx_new(dr->ctx_arg);
+	if (!ctx) {
+		log_msg(LOG_LVL_WARN, "data plane: certificates changed but no TLS "
+			"context can be made from them; outgoing relay connections "
+			"keep the previous client certificate");
+		return;
+	}
+	/* Connections already up keep the old context (their SSL holds a
+	 * reference); new ones present the new certificate. */
+	relay_set_client_ctx(dr->r, ctx);
+	tls_ctx_free(dr->ctx);
+	dr->ctx = ctx;
+	log_msg(LOG_LVL_INFO, "data plane: certificates changed; new outgoing relay "
+		"connections use the new client certificate");
 }

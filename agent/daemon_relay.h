@@ -38,8 +38,9 @@ struct listener;
 void daemon_relay_ctx_source(struct daemon_relay *dr, SSL_CTX *(*ctx_new)(void *arg),
 			     void *arg);
 int daemon_relay_listener(struct daemon_relay *dr, struct listener *l);
-/* This node's certificates changed: new outgoing data-plane connections
- * should present the new ones (needs relay support; logged until then). */
+/* This node's certificates changed: makes a client context from them
+ * (ctx_source) for new outgoing data-plane connections; those up keep the
+ * old certificate until they close. */
 void daemon_relay_pki_changed(struct daemon_relay *dr);
 
 /* The last relay_apply_config error, "" when none (for alerts). */

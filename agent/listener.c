@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "listener.h"
+#include "log.h"
 #include "route.h"
 #include "tls.h"
 
@@ -84,8 +84,8 @@ static const struct handler *handler_find(const struct listener *l, const char *
 static void hs_fail(struct hs *h, const char *why)
 {
 	h->l->st.failed++;
-	syslog(LOG_INFO, "listener: handshake on fd %d failed: %s%s%s", h->fd, why,
-	       h->tc && h->tc->reason[0] ? ": " : "", h->tc ? h->tc->reason : "");
+	log_info("listener: handshake on fd %d failed: %s%s%s", h->fd, why,
+	         h->tc && h->tc->reason[0] ? ": " : "", h->tc ? h->tc->reason : "");
 	hs_free(h, true);
 }
 
@@ -205,8 +205,8 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 					 LEV_OPT_CLOSE_ON_EXEC, 128,
 					 (struct sockaddr *)&ss, sl);
 	if (!l->evl) {
-		syslog(LOG_ERR, "listener: cannot listen on %s:%u: %s",
-		       addr && addr[0] ? addr : "0.0.0.0", port, strerror(errno));
+		log_err("listener: cannot listen on %s:%u: %s",
+		        addr && addr[0] ? addr : "0.0.0.0", port, strerror(errno));
 		goto err;
 	}
 	return l;

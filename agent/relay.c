@@ -20,13 +20,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
 
 #include "ktls.h"
+#include "log.h"
 #include "relay.h"
 #include "tls.h"
 #include "tlsio.h"
@@ -222,9 +222,9 @@ static void conn_free(struct conn *c, bool reset)
 /* Resets propagate as resets: RST to both ends. */
 static void conn_abort(struct conn *c, const char *why)
 {
-	syslog(LOG_INFO, "relay: %s connection db %u %s node %u target '%s': %s, resetting",
-	       c->client ? "route" : "incoming", c->db, c->client ? "to" : "from",
-	       c->peer, c->client ? c->route.target : c->target.name, why);
+	log_info("relay: %s connection db %u %s node %u target '%s': %s, resetting",
+	         c->client ? "route" : "incoming", c->db, c->client ? "to" : "from",
+	         c->peer, c->client ? c->route.target : c->target.name, why);
 	conn_free(c, true);
 }
 
@@ -691,8 +691,8 @@ static int conn_offload(struct conn *c)
 	int ret = c->r->hooks.software_only ? 0 : ktls_conn_install(c->tc);
 
 	if (ret) {
-		syslog(LOG_WARNING, "relay: kernel TLS install with node %u failed: %s",
-		       c->peer, c->tc->reason);
+		log_warn("relay: kernel TLS install with node %u failed: %s",
+		         c->peer, c->tc->reason);
 		return ret;
 	}
 	c->ktls_tx = c->tc->ktls_tx;
@@ -730,20 +730,20 @@ static int client_handshake(struct conn *c)
 		return ret;
 	}
 	if (ret) {
-		syslog(LOG_WARNING, "relay: handshake with node %u failed: %s", c->peer,
-		       c->tc->reason);
+		log_warn("relay: handshake with node %u failed: %s", c->peer,
+		         c->tc->reason);
 		return ret;
 	}
 	conn_want(c, 1, 0);
 	if (c->tc->alpn != TLS_ALPN_DP) {
-		syslog(LOG_WARNING, "relay: node %u did not select ALPN %s", c->peer,
-		       RELAY_ALPN);
+		log_warn("relay: node %u did not select ALPN %s", c->peer,
+		         RELAY_ALPN);
 		return -EPROTO;
 	}
 	/* The certificate proves which node answered (when a verifier is set). */
 	if (c->tc->peer_node_id >= 0 && (uint32_t)c->tc->peer_node_id != c->peer) {
-		syslog(LOG_WARNING, "relay: node %u's address answered as node %ld",
-		       c->peer, c->tc->peer_node_id);
+		log_warn("relay: node %u's address answered as node %ld",
+		         c->peer, c->tc->peer_node_id);
 		return -EACCES;
 	}
 	ret = conn_offload(c);
@@ -828,8 +828,8 @@ static void server_reply(struct conn *c, enum route_status st, const char *fmt, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (st != ROUTE_OK) {
-		syslog(LOG_WARNING, "relay: refusing connection from node %u: %s", c->peer,
-		       msg);
+		log_warn("relay: refusing connection from node %u: %s", c->peer,
+		         msg);
 		c->r->st.refused++;
 	}
 	n = route_reply_encode(st, msg, c->ctl, sizeof(c->ctl));
@@ -1020,8 +1020,8 @@ int relay_listen_plain(struct relay *r, const char *addr, uint16_t port)
 	if (!r->plain) {
 		int err = errno;
 
-		syslog(LOG_ERR, "relay: cannot listen on %s:%u (ine-plain): %s",
-		       addr ? addr : "127.0.0.1", port, strerror(err));
+		log_err("relay: cannot listen on %s:%u (ine-plain): %s",
+		        addr ? addr : "127.0.0.1", port, strerror(err));
 		return -(err ? err : EADDRINUSE);
 	}
 	return 0;
@@ -1244,7 +1244,7 @@ err_listeners:
 err_table:
 	route_table_free(t);
 err_log:
-	syslog(LOG_ERR, "relay: configuration not applied: %s", err);
+	log_err("relay: configuration not applied: %s", err);
 	return ret;
 }
 
@@ -1262,6 +1262,11 @@ struct relay *relay_new(struct event_base *base, SSL_CTX *client_ctx,
 	if (hooks)
 		r->hooks = *hooks;
 	return r;
+}
+
+void relay_set_client_ctx(struct relay *r, SSL_CTX *client_ctx)
+{
+	r->cctx = client_ctx;
 }
 
 void relay_free(struct relay *r)

@@ -79,6 +79,14 @@ struct relay *relay_new(struct event_base *base, SSL_CTX *client_ctx,
 void relay_free(struct relay *r);
 
 /*
+ * Outgoing connections made from now on use client_ctx (not owned), e.g.
+ * after a certificate rotation or a customer upload.  Connections already
+ * made keep theirs: each SSL holds a reference to the context it was made
+ * from, so the caller may free the previous context right after this.
+ */
+void relay_set_client_ctx(struct relay *r, SSL_CTX *client_ctx);
+
+/*
  * Install a new configuration. Builds the new tables and route listeners
  * completely first; on any error (named in the log and in err) nothing
  * changes. Then swaps them in and disconnects, at both ends, every active

@@ -327,6 +327,33 @@ for n in 1 2 3; do
 done
 note "rotation requested on node 3 re-issued the certificates of nodes 1, 2, 3"
 
+# --- rotation on the primary re-issues its certificates once ----------------
+# (the control plane re-issues when the generation arrives; the API handler
+# must not rotate locally as well)
+L1=$(grep -c "pki: rotated internal certificates" "$T/n1.log")
+C1=$(grep -c "control plane: certificates rotated" "$T/n1.log")
+S1=$(serial 1) S2=$(serial 2) S3=$(serial 3)
+ok 1 POST /v1/cluster/certificates/rotate
+for n in 1 2 3; do
+	k=0
+	eval old=\$S$n
+	while [ "$(serial $n)" = "$old" ]; do
+		k=$((k + 1)); [ $k -gt 100 ] && fail "node $n did not rotate (serial $old)"
+		sleep 0.1
+	done
+done
+k=0
+while [ "$(grep -c "control plane: certificates rotated" "$T/n1.log")" = "$C1" ]; do
+	k=$((k + 1)); [ $k -gt 100 ] && fail "node 1: no control-plane rotation logged"
+	sleep 0.1
+done
+sleep 1
+expect_eq "node 1 local rotations by the API handler" \
+	"$(grep -c "pki: rotated internal certificates" "$T/n1.log")" "$L1"
+expect_eq "node 1 control-plane rotations" \
+	"$(grep -c "control plane: certificates rotated" "$T/n1.log")" "$((C1 + 1))"
+note "rotation requested on the primary re-issued its certificates once"
+
 # --- customer certificates uploaded on node 2 reach every node --------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.crt" \
 	-days 30 -subj "/CN=customer CA" >/dev/null 2>&1 || fail "openssl CA"

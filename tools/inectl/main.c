@@ -55,7 +55,7 @@ int main(int argc, char *argv[])
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "inectl: invalid subcommand '%s'\n", argv[1]);
+	fprintf(stderr, "inectl: unknown subcommand '%s'\n", argv[1]);
 	usage(stderr, argv[0]);
-	return 1;
+	return 2;	/* usage error, like every subcommand's */
 }

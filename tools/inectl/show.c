@@ -426,7 +426,7 @@ INECTL_HANDLER(show)
 			fprintf(stderr, "inectl show: unknown argument '%s'\n",
 				argv[i]);
 			show_usage(stderr);
-			return 1;
+			return 2;
 		}
 	}
 	ret = inenl_open(&nl);
