@@ -2292,6 +2292,7 @@ static void listener_sync(struct cp *cp)
 		tls_ctx_free(ctx);
 		return;
 	}
+	listener_set_inenl(l, cp->nl);
 	if (listener_set_handler(l, "ine-cp/1", member_accept, cp) < 0 ||
 	    listener_set_handler(l, "ine-join/1", join_accept, cp) < 0) {
 		listener_free(l);

@@ -73,6 +73,26 @@ static void peer_cert(const struct tls_conn *tc, char *serial, size_t len, uint6
 		*expiry = (uint64_t)timegm(&tm);
 }
 
+/* The listener registered the accepted socket before ALPN told the plane
+ * (as control, HANDSHAKING; see listener.h). ine.ko cannot change a plane:
+ * replace the entry. Nothing is written on fd in between (one thread), so
+ * the guard has nothing to judge in the gap. */
+static int reregister(struct inenl *nl, const struct inenl_session_add *a)
+{
+	struct inenl_session cur;
+	int rc;
+
+	rc = inenl_session_get(nl, 0, a->fd, &cur);
+	if (rc)
+		return rc;
+	if (cur.plane == a->plane)
+		return inenl_session_update(nl, cur.id, a);
+	rc = inenl_session_del(nl, cur.id, -1);
+	if (rc && rc != -ENOENT)
+		return rc;
+	return inenl_session_add(nl, a, NULL);
+}
+
 static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
 		       uint32_t peer, enum relay_mode mode, bool up)
 {
@@ -119,6 +139,8 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 		peer_cert(tc, serial, sizeof(serial), &a.cert_expiry);
 		a.cert_serial = serial[0] ? serial : NULL;
 		rc = inenl_session_add(d->nl, &a, NULL);
+		if (rc == -EEXIST)
+			rc = reregister(d->nl, &a);
 		if (rc)
 			log_msg(LOG_LVL_WARN, "registering a data-plane session (db %u, node %u) "
 				"with ine.ko: %s %s", db, peer, strerror(-rc),
@@ -126,10 +148,33 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 	}
 }
 
+/* Before the ClientHello: the guard (enforce) drops an unregistered
+ * socket's payload to 3342. on_session updates this entry later. */
+static void on_connecting(void *arg, int fd, uint32_t db, uint32_t peer)
+{
+	struct daemon_relay *dr = arg;
+	struct daemon *d = dr->d;
+	const struct config_node *n = config_node_find(d->cfg, peer);
+	struct inenl_session_add a = {
+		.fd = fd, .plane = INE_PLANE_DATA, .state = INE_STATE_HANDSHAKING,
+		.db_id = db, .peer_node_id = peer, .peer_name = n ? n->name : NULL,
+	};
+	int rc;
+
+	if (!d->nl)
+		return;
+	rc = inenl_session_add(d->nl, &a, NULL);
+	if (rc)
+		log_msg(LOG_LVL_WARN, "registering a data-plane connection (db %u, node %u) "
+			"with ine.ko before its handshake: %s %s", db, peer,
+			strerror(-rc), inenl_last_error(d->nl));
+}
+
 void daemon_relay_hooks(struct relay_hooks *h, struct daemon_relay *dr)
 {
 	memset(h, 0, sizeof(*h));
 	h->session = on_session;
+	h->connecting = on_connecting;
 	h->arg = dr;
 }
 

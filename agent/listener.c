@@ -11,6 +11,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <linux/ine.h>
+
+#include "inenl.h"
 #include "listener.h"
 #include "log.h"
 #include "route.h"
@@ -39,6 +42,7 @@ struct listener {
 	struct hs *hs;
 	unsigned int max_hs, timeout_ms;
 	bool paused;
+	struct inenl *nl;		/* ine.ko, NULL: sessions not registered */
 	struct listener_stats st;
 };
 
@@ -141,6 +145,23 @@ static void on_hs_timeout(evutil_socket_t fd, short what, void *arg)
 	hs_fail(h, "handshake timed out");
 }
 
+/* Before the first byte we write (the ServerHello): with the guard in
+ * enforce mode an unregistered socket's payload to 3342 is dropped. Closing
+ * the socket ends the entry; the handler updates it once ALPN is known. */
+static void hs_register(struct listener *l, int fd)
+{
+	struct inenl_session_add a = { .fd = fd, .plane = INE_PLANE_CONTROL,
+				       .state = INE_STATE_HANDSHAKING };
+	int ret;
+
+	if (!l->nl)
+		return;
+	ret = inenl_session_add(l->nl, &a, NULL);
+	if (ret < 0 && ret != -EEXIST)
+		log_warn("listener: ine.ko refused the session on fd %d: %s", fd,
+			 inenl_last_error(l->nl));
+}
+
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
@@ -171,6 +192,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		evconnlistener_disable(evl);
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	hs_register(l, fd);
 	h->tc = tls_conn_new(l->ctx, fd, true, TLS_ALPN_NONE);
 	h->rd = event_new(l->base, fd, EV_READ | EV_PERSIST, on_hs, h);
 	h->wr = event_new(l->base, fd, EV_WRITE | EV_PERSIST, on_hs, h);
@@ -223,6 +245,11 @@ void listener_free(struct listener *l)
 		hs_free(l->hs, true);
 	evconnlistener_free(l->evl);
 	free(l);
+}
+
+void listener_set_inenl(struct listener *l, struct inenl *nl)
+{
+	l->nl = nl;
 }
 
 int listener_set_handler(struct listener *l, const char *alpn,

@@ -46,6 +46,17 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 			      const struct listener_opts *opts);
 void listener_free(struct listener *l);
 
+/*
+ * Register every accepted socket with ine.ko (nl from inenl_open; not owned;
+ * NULL: don't) right after accept(), in state HANDSHAKING, so that a guard
+ * in enforce mode lets this node's ServerHello out.  The plane is not known
+ * before ALPN and ine.ko cannot change a session's plane, so the entry says
+ * INE_PLANE_CONTROL; the handler's own registration then finds it (-EEXIST)
+ * and updates it, or, for the data plane, replaces it (see daemon_relay.c).
+ */
+struct inenl;
+void listener_set_inenl(struct listener *l, struct inenl *nl);
+
 /* Register (or replace, with cb NULL remove) the handler for alpn. */
 int listener_set_handler(struct listener *l, const char *alpn,
 			 listener_handler_fn cb, void *arg);

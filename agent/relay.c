@@ -717,6 +717,8 @@ static int client_connected(struct conn *c)
 	c->tc = tls_conn_new(c->r->cctx, c->pfd, false, TLS_ALPN_DP);
 	if (!c->tc)
 		return -ENOMEM;
+	if (c->r->hooks.connecting)
+		c->r->hooks.connecting(c->r->hooks.arg, c->pfd, c->db, c->peer);
 	c->st = CS_HANDSHAKE;
 	return 0;
 }

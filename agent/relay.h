@@ -53,6 +53,11 @@ struct relay_hooks {
 	unsigned int setup_timeout_ms;	/* 0: RELAY_SETUP_TIMEOUT_MS */
 	void (*session)(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
 			uint32_t peer_node, enum relay_mode mode, bool up);
+	/* Optional: an outgoing TLS connection is about to send its
+	 * ClientHello on fd (register it with ine.ko now, HANDSHAKING, so an
+	 * enforcing guard lets it out). session(up) follows once it is set up;
+	 * a failed handshake just closes fd. */
+	void (*connecting)(void *arg, int fd, uint32_t db, uint32_t peer_node);
 	void *arg;
 };
 

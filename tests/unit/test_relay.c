@@ -569,3 +569,69 @@ Test(relay, session_hook, .fini = fini, .timeout = 60)
 		usleep(20000);
 	cr_assert_eq(tr_sessions[0].downs, 2, "closed sessions are reported gone");
 }
+
+/* ---- client context swap (certificate rotation / upload) ---- */
+
+struct ctx_swap {
+	struct relay *r;
+	SSL_CTX *ctx;
+};
+
+static void set_ctx(void *arg)
+{
+	struct ctx_swap *s = arg;
+
+	relay_set_client_ctx(s->r, s->ctx);
+}
+
+static void echo_roundtrip(int fd, const char *msg)
+{
+	char buf[64];
+	size_t len = strlen(msg);
+
+	cr_assert_eq(tr_write_all(fd, msg, len), 0);
+	cr_assert_eq(tr_read_full(fd, buf, len), (ssize_t)len, "echo lost");
+	cr_assert_arr_eq(buf, msg, len);
+}
+
+/* New outgoing connections use the context set last; one already up keeps
+ * the context it was made with. A client context without a certificate
+ * stands for "a different one": node 2 must refuse the handshake. */
+Test(relay, client_ctx_swap, .fini = fini, .timeout = 60)
+{
+	struct ctx_swap s;
+	SSL_CTX *nocert = SSL_CTX_new(TLS_client_method());
+	int up;
+
+	cr_assert(nocert);
+	tr_setup(&env, TR_TLS13_AES256, true, false);
+	up = tr_connect(env.route_port[TR_RT_DB1]);
+	cr_assert(up >= 0);
+	cr_assert(tr_send_op(up, 'E', 0, 0) == 0);
+	echo_roundtrip(up, "before the swap");
+
+	s.r = env.n[0].r;
+	s.ctx = nocert;
+	tr_call(&env, set_ctx, &s);
+	{
+		char buf[16];
+		int fd = tr_connect(env.route_port[TR_RT_DB1]);
+		ssize_t n;
+
+		cr_assert(fd >= 0);
+		tr_send_op(fd, 'E', 0, 0);
+		tr_write_all(fd, "ping", 4);
+		n = tr_read_full(fd, buf, 4);
+		cr_assert(n <= 0, "a connection made without a client certificate "
+			  "got %zd bytes through", n);
+		close(fd);
+	}
+	echo_roundtrip(up, "existing connection keeps its certificate");
+
+	s.ctx = env.n[0].cctx;
+	tr_call(&env, set_ctx, &s);
+	upload(env.route_port[TR_RT_DB1], 1 << 16, 7, false);
+	echo_roundtrip(up, "still up");
+	close(up);
+	SSL_CTX_free(nocert);
+}

@@ -7,6 +7,7 @@
  * in its own file, declared by INECTL_COMMANDS itself below. */
 #define INECTL_COMMANDS(X)						\
 	X(show, "Shows sessions, totals and the guard from ine.ko")	\
+	X(guard, "Shows or sets ine.ko's plaintext guard (mode, ports)") \
 	X(status, "Shows every node's certificates, offload, sessions; alerts") \
 	X(tune, "Sets data_internode_encryption for a database or the cluster") \
 	X(cluster, "Creates/joins a cluster; manages its certificates")	\
