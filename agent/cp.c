@@ -528,8 +528,10 @@ void cp_sess_close(struct cp_sess *s, const char *why)
 	event_free(s->wev);
 	event_free(s->idle);
 	s->rev = s->wev = s->idle = NULL;
-	if (s->nl_id && cp->nl)
-		inenl_session_del(cp->nl, s->nl_id, -1);
+	/* No SESSION_DEL: closing the fd below ends the ine.ko session, which
+	 * then stays known to the guard while the socket flushes its queued
+	 * bytes (close_notify included); deleting first would get those
+	 * dropped by a guard in enforce mode. */
 	s->nl_id = 0;
 	if (s->tc && s->tc->done && s->fd >= 0)
 		tlsio_shutdown(s->tc);	/* close_notify, best effort */

@@ -108,8 +108,9 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 				free(s);
 				break;
 			}
-		if (d->nl)
-			inenl_session_del(d->nl, 0, fd);
+		/* No SESSION_DEL: the relay closes fd (ine.ko ends the session
+		 * and lets the guard pass its last queued bytes) or, on the
+		 * receiving end, says up again with the db: that updates. */
 		return;
 	}
 	s = calloc(1, sizeof(*s));
