@@ -13,6 +13,9 @@ ine_mknodes() {
 	fi
 	i=1
 	while [ "$i" -le "$n" ]; do
+		# A veth left by a namespace still being torn down would make
+		# the add below fail with EEXIST.
+		ip link del veth$i 2>/dev/null
 		ip netns add node$i &&
 		ip link add veth$i type veth peer name eth0 netns node$i &&
 		ip link set veth$i master inebr0 up &&
@@ -28,6 +31,9 @@ ine_rmnodes() {
 	for ns in $(ip netns list 2>/dev/null | awk '/^node[0-9]+/ {print $1}'); do
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		ip netns del "$ns"
+	done
+	for l in $(ip -o link show 2>/dev/null | awk -F': ' '$2 ~ /^veth[0-9]+@/ {sub(/@.*/, "", $2); print $2}'); do
+		ip link del "$l" 2>/dev/null
 	done
 	ip link del inebr0 2>/dev/null
 	return 0
