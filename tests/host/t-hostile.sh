@@ -1,0 +1,39 @@
+#!/bin/sh
+# t-hostile.sh — hostile clients on a running ined's internode port (host,
+# userspace TLS): see hostile_clients.py.  Two agents, each its own cluster; the
+# second one's node certificate is the "other cluster" client.  Then REST:
+# a non-root user is refused on the API socket, malformed JSON gets 400.
+set -u
+TOP=$(pwd)
+T=$(mktemp -d /tmp/ine-hostile.XXXXXX)
+P=$((24000 + $$ % 4000))
+fail() { echo "FAIL: $*" >&2; tail -n 20 "$T"/n1.log >&2; exit 1; }
+cleanup() { for f in "$T"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+[ -x ./ined ] && [ -x ./inectl ] || fail "build ined and inectl first"
+start() {
+	./ined --no-modules --state-dir "$T/s$1" --api-socket "$T/a$1.sock" --port $2 \
+		>>"$T/n$1.log" 2>&1 &
+	echo $! >"$T/n$1.pid"
+	k=0; while [ ! -S "$T/a$1.sock" ]; do k=$((k+1)); [ $k -gt 100 ] && fail "ined $1 did not start"; sleep 0.05; done
+	INE_API_SOCKET="$T/a$1.sock" ./inectl cluster create name=c$1 node_name=n1 address=127.0.0.1 >/dev/null ||
+		fail "cluster create $1"
+}
+start 1 $P
+start 2 $((P + 1))
+python3 tests/host/hostile_clients.py $P "$T/s1/pki/current" "$T/s2/pki/current" "$T/a1.sock" ./inectl ||
+	fail "hostile clients"
+kill -0 "$(cat "$T/n1.pid")" || fail "ined died"
+# REST: the socket is root-only; a non-root user cannot even connect.
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups curl -s -o /dev/null -w '%{http_code}' \
+	--unix-socket "$T/a1.sock" http://ine/v1/cluster 2>&1)
+[ "$out" = 000 ] || fail "non-root REST request: HTTP $out"
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$T/a1.sock" -X POST \
+	-H 'Content-Type: application/json' -d '{"name":' http://ine/v1/bdbs)
+[ "$code" = 400 ] || fail "malformed JSON: HTTP $code $(cat "$T/out")"
+head -c 300000 /dev/zero | tr '\0' a >"$T/big"
+code=$(curl -s -o "$T/out" -w '%{http_code}' --unix-socket "$T/a1.sock" -X POST \
+	-H 'Content-Type: application/json' --data-binary @"$T/big" http://ine/v1/bdbs)
+[ "$code" = 413 ] || fail "300 KB body: HTTP $code"
+echo "  REST: non-root refused at connect, malformed JSON 400, 300 KB body 413"
+echo "t-hostile: pass"
