@@ -64,8 +64,14 @@ tests/vm/bins: $(VMT_BIN)
 deps:
 	@tools/install-deps
 
+# The agent code under test logs as it would in production; that goes to
+# build/unit.log, which is printed whole only when a test fails.
 unit: tests/unit/unit-tests
-	tests/unit/unit-tests --jobs 2
+	@mkdir -p build
+	@echo "tests/unit/unit-tests --jobs 2 (log: build/unit.log)"
+	@if tests/unit/unit-tests --jobs 2 >build/unit.log 2>&1; then \
+	  grep -F 'Synthesis:' build/unit.log; \
+	else cat build/unit.log; echo "unit tests FAILED (log: build/unit.log)"; exit 1; fi
 
 hostcheck: ined inectl tests/vm/bins
 	tests/host/run-all

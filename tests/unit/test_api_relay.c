@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "daemon_relay.h"
+#include "test_relay_util.h"
 
 static struct {
 	char dir[64];
@@ -78,20 +79,6 @@ static struct config *cfg(const char *node2_addr, int port)
 	return c;
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static bool listening(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -106,7 +93,7 @@ static bool listening(int port)
 Test(daemon_relay, route_listens_after_apply)
 {
 	char err[CONFIG_ERR_MAX] = "";
-	int port = free_port();
+	int port = tr_free_port();
 
 	cr_assert_eq(daemon_config_apply(&S.d, cfg("127.0.0.2", port), err, sizeof(err)), 0,
 		     "%s", err);
@@ -119,7 +106,7 @@ Test(daemon_relay, unusable_node_address_refused_before_swap)
 	char err[CONFIG_ERR_MAX] = "";
 	uint64_t v = S.d.cfg->version;
 
-	cr_expect_eq(daemon_config_apply(&S.d, cfg("node2.example", free_port()), err,
+	cr_expect_eq(daemon_config_apply(&S.d, cfg("node2.example", tr_free_port()), err,
 					 sizeof(err)), -EINVAL);
 	cr_expect(strstr(err, "node 2 (n2)"), "%s", err);
 	cr_expect_eq(S.d.cfg->version, v, "a refused configuration was swapped in");
