@@ -28,8 +28,9 @@ struct handler {
 
 struct hs {
 	struct listener *l;
-	struct hs *next, *prev;
+	struct hs *next, *prev;		/* newest first */
 	int fd;
+	bool hello;			/* a whole ClientHello has been read */
 	struct tls_conn *tc;
 	struct event *rd, *wr, *timer;
 };
@@ -40,7 +41,7 @@ struct listener {
 	struct evconnlistener *evl;
 	struct handler h[LISTENER_MAX_HANDLERS];
 	struct hs *hs;
-	unsigned int max_hs, timeout_ms;
+	unsigned int max_hs, timeout_ms, hello_timeout_ms;
 	bool paused;
 	struct inenl *nl;		/* ine.ko, NULL: sessions not registered */
 	struct listener_stats st;
@@ -93,6 +94,18 @@ static void hs_fail(struct hs *h, const char *why)
 	hs_free(h, true);
 }
 
+static void hs_maybe_pause(struct listener *l);
+
+/* The server has read a complete ClientHello once its state machine has moved
+ * past reading it (OpenSSL enters TLS_ST_SR_CLNT_HELLO as soon as the
+ * message header is in, before the body). */
+static bool hs_hello_read(const struct tls_conn *tc)
+{
+	OSSL_HANDSHAKE_STATE st = SSL_get_state(tc->ssl);
+
+	return st != TLS_ST_BEFORE && st != TLS_ST_SR_CLNT_HELLO;
+}
+
 static void hs_step(struct hs *h)
 {
 	const struct handler *hd;
@@ -102,6 +115,16 @@ static void hs_step(struct hs *h)
 	int ret;
 
 	ret = tls_conn_handshake(tc);
+	if (!h->hello && hs_hello_read(tc)) {
+		/* Past the cheap part: it has the whole handshake time now. */
+		struct timeval tv = { h->l->timeout_ms / 1000,
+				      (h->l->timeout_ms % 1000) * 1000 };
+
+		h->hello = true;
+		if (h->l->timeout_ms > h->l->hello_timeout_ms)
+			evtimer_add(h->timer, &tv);
+		hs_maybe_pause(h->l);
+	}
 	if (ret == -EAGAIN) {
 		if (tc->want == TLS_WANT_WRITE) {
 			event_del(h->rd);
@@ -141,8 +164,13 @@ static void on_hs_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	h->l->st.timed_out++;
-	hs_fail(h, "handshake timed out");
+	if (h->hello) {
+		h->l->st.timed_out++;
+		hs_fail(h, "handshake timed out");
+	} else {
+		h->l->st.hello_timed_out++;
+		hs_fail(h, "no ClientHello in time");
+	}
 }
 
 /* Before the first byte we write (the ServerHello): with the guard in
@@ -162,17 +190,59 @@ static void hs_register(struct listener *l, int fd)
 			 inenl_last_error(l->nl));
 }
 
+/* The oldest handshake still waiting for its ClientHello: a member sends
+ * that right after connecting, so the one that has waited longest is the
+ * likeliest to be a stalled attacker. */
+static struct hs *hs_oldest_silent(const struct listener *l)
+{
+	struct hs *h, *old = NULL;
+
+	for (h = l->hs; h; h = h->next)
+		if (!h->hello)
+			old = h;
+	return old;
+}
+
+/* Every place holds a handshake past its ClientHello: leave new connections
+ * in the kernel's backlog until one finishes (hs_free resumes). */
+static void hs_maybe_pause(struct listener *l)
+{
+	if (l->paused || l->st.handshaking < l->max_hs || hs_oldest_silent(l))
+		return;
+	l->paused = true;
+	l->st.paused++;
+	evconnlistener_disable(l->evl);
+}
+
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
-	struct timeval tv = { l->timeout_ms / 1000, (l->timeout_ms % 1000) * 1000 };
-	struct hs *h;
+	unsigned int ms = l->hello_timeout_ms < l->timeout_ms ? l->hello_timeout_ms :
+								l->timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct hs *h, *victim;
 	int one = 1;
 
+	(void)evl;
 	(void)sa;
 	(void)salen;
 	l->st.accepted++;
+	/* Full: make room by dropping a connection that has not said hello yet,
+	 * rather than making this one wait behind it. */
+	if (l->st.handshaking >= l->max_hs) {
+		victim = hs_oldest_silent(l);
+		if (!victim) {
+			/* Every place holds a handshake past its ClientHello
+			 * (accepting is paused then; this is a connection
+			 * accepted in the same batch). */
+			l->st.refused_full++;
+			close(fd);
+			return;
+		}
+		l->st.evicted++;
+		hs_fail(victim, "evicted: handshake places full, no ClientHello yet");
+	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		close(fd);
@@ -185,12 +255,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		l->hs->prev = h;
 	l->hs = h;
 	l->st.handshaking++;
-	if (l->st.handshaking >= l->max_hs && !l->paused) {
-		/* Slowloris guard: stop accepting until one finishes. */
-		l->paused = true;
-		l->st.paused++;
-		evconnlistener_disable(evl);
-	}
+	hs_maybe_pause(l);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	hs_register(l, fd);
 	h->tc = tls_conn_new(l->ctx, fd, true, TLS_ALPN_NONE);
@@ -220,6 +285,8 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 						    LISTENER_MAX_HANDSHAKES;
 	l->timeout_ms = opts && opts->handshake_timeout_ms ?
 			opts->handshake_timeout_ms : LISTENER_HANDSHAKE_TIMEOUT_MS;
+	l->hello_timeout_ms = opts && opts->hello_timeout_ms ?
+			      opts->hello_timeout_ms : LISTENER_HELLO_TIMEOUT_MS;
 	if (route_sockaddr(addr && addr[0] ? addr : "0.0.0.0", port, &ss, &sl))
 		goto err;
 	l->evl = evconnlistener_new_bind(base, on_accept, l,

@@ -7,8 +7,16 @@
  * is the SSL_CTX's (tls.h: tls_config.accept_alpn); one that passes the
  * handshake but has no handler registered is closed.
  *
- * Slowloris: at most max_handshakes handshakes are in progress (accepting
- * pauses beyond that) and each gets handshake_timeout_ms to finish.
+ * Slowloris and floods: at most max_handshakes handshakes are in progress.
+ * A connection must deliver its whole ClientHello within hello_timeout_ms
+ * and then finish within handshake_timeout_ms.  When every place is taken, the
+ * oldest connection still without a ClientHello is dropped to make room, so
+ * stalled connections cannot keep a member waiting; only when every place
+ * holds a handshake past its ClientHello does accepting pause (the kernel's
+ * backlog holds the rest).  No per-address cap: a peer node opening many
+ * routed connections at once is a burst from one address too.  Stalling
+ * after a whole ClientHello costs an attacker a key share per connection and
+ * is bounded by handshake_timeout_ms.
  */
 #ifndef INE_LISTENER_H
 #define INE_LISTENER_H
@@ -21,6 +29,7 @@ struct listener;
 
 #define LISTENER_MAX_HANDSHAKES		64
 #define LISTENER_HANDSHAKE_TIMEOUT_MS	10000
+#define LISTENER_HELLO_TIMEOUT_MS	3000
 #define LISTENER_MAX_HANDLERS		8
 
 struct tls_conn;
@@ -35,6 +44,7 @@ typedef void (*listener_handler_fn)(void *arg, struct tls_conn *c);
 struct listener_opts {
 	unsigned int max_handshakes;		/* 0: LISTENER_MAX_HANDSHAKES */
 	unsigned int handshake_timeout_ms;	/* 0: LISTENER_HANDSHAKE_TIMEOUT_MS */
+	unsigned int hello_timeout_ms;		/* 0: LISTENER_HELLO_TIMEOUT_MS */
 };
 
 /*
@@ -63,7 +73,11 @@ int listener_set_handler(struct listener *l, const char *alpn,
 
 struct listener_stats {
 	unsigned int handshaking;
-	uint64_t accepted, handed_off, failed, timed_out, paused;
+	uint64_t accepted, handed_off, failed, paused;
+	uint64_t timed_out;		/* past ClientHello, not done in time */
+	uint64_t hello_timed_out;	/* no whole ClientHello in time */
+	uint64_t evicted;		/* dropped without ClientHello to make room */
+	uint64_t refused_full;		/* every place past ClientHello, closed */
 };
 void listener_get_stats(const struct listener *l, struct listener_stats *st);
 
