@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +32,7 @@ struct hs {
 	struct hs *next, *prev;		/* newest first */
 	int fd;
 	bool hello;			/* a whole ClientHello has been read */
+	uint64_t born_ms;		/* accepted at (CLOCK_MONOTONIC) */
 	struct tls_conn *tc;
 	struct event *rd, *wr, *timer;
 };
@@ -41,8 +43,9 @@ struct listener {
 	struct evconnlistener *evl;
 	struct handler h[LISTENER_MAX_HANDLERS];
 	struct hs *hs;
-	unsigned int max_hs, timeout_ms, hello_timeout_ms;
+	unsigned int max_hs, timeout_ms, hello_timeout_ms, evict_after_ms;
 	bool paused;
+	struct event *resume;		/* paused: when a silent one may be evicted */
 	struct inenl *nl;		/* ine.ko, NULL: sessions not registered */
 	struct listener_stats st;
 };
@@ -71,6 +74,7 @@ static void hs_free(struct hs *h, bool close_fd)
 	free(h);
 	if (l->paused && l->st.handshaking < l->max_hs) {
 		l->paused = false;
+		evtimer_del(l->resume);
 		evconnlistener_enable(l->evl);
 	}
 }
@@ -190,6 +194,14 @@ static void hs_register(struct listener *l, int fd)
 			 inenl_last_error(l->nl));
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The oldest handshake still waiting for its ClientHello: a member sends
  * that right after connecting, so the one that has waited longest is the
  * likeliest to be a stalled attacker. */
@@ -203,15 +215,52 @@ static struct hs *hs_oldest_silent(const struct listener *l)
 	return old;
 }
 
-/* Every place holds a handshake past its ClientHello: leave new connections
- * in the kernel's backlog until one finishes (hs_free resumes). */
+/* A silent connection may be evicted once it has had evict_after_ms to send
+ * its ClientHello: a burst of members' connections accepted before their
+ * ClientHellos were read must not evict each other. */
+static struct hs *hs_victim(const struct listener *l)
+{
+	struct hs *h = hs_oldest_silent(l);
+
+	return h && now_ms() - h->born_ms >= l->evict_after_ms ? h : NULL;
+}
+
+/* All places taken and no connection to evict yet: leave new connections in
+ * the kernel's backlog until a handshake ends (hs_free resumes) or the
+ * oldest silent one becomes evictable (the resume timer). */
 static void hs_maybe_pause(struct listener *l)
 {
-	if (l->paused || l->st.handshaking < l->max_hs || hs_oldest_silent(l))
+	struct hs *old;
+
+	if (l->paused || l->st.handshaking < l->max_hs || hs_victim(l))
 		return;
 	l->paused = true;
 	l->st.paused++;
 	evconnlistener_disable(l->evl);
+	old = hs_oldest_silent(l);
+	if (old) {
+		uint64_t wait = old->born_ms + l->evict_after_ms - now_ms();
+		struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
+
+		evtimer_add(l->resume, &tv);
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!l->paused)
+		return;
+	l->paused = false;
+	if (l->st.handshaking >= l->max_hs && !hs_victim(l)) {
+		/* the silent one said hello meanwhile: wait for the next */
+		hs_maybe_pause(l);
+		return;
+	}
+	evconnlistener_enable(l->evl);
 }
 
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -231,11 +280,10 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	/* Full: make room by dropping a connection that has not said hello yet,
 	 * rather than making this one wait behind it. */
 	if (l->st.handshaking >= l->max_hs) {
-		victim = hs_oldest_silent(l);
+		victim = hs_victim(l);
 		if (!victim) {
-			/* Every place holds a handshake past its ClientHello
-			 * (accepting is paused then; this is a connection
-			 * accepted in the same batch). */
+			/* Not reached while accepting pauses as it should
+			 * (libevent stops its accept batch when disabled). */
 			l->st.refused_full++;
 			close(fd);
 			return;
@@ -250,6 +298,7 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	}
 	h->l = l;
 	h->fd = fd;
+	h->born_ms = now_ms();
 	h->next = l->hs;
 	if (l->hs)
 		l->hs->prev = h;
@@ -287,6 +336,11 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 			opts->handshake_timeout_ms : LISTENER_HANDSHAKE_TIMEOUT_MS;
 	l->hello_timeout_ms = opts && opts->hello_timeout_ms ?
 			      opts->hello_timeout_ms : LISTENER_HELLO_TIMEOUT_MS;
+	l->evict_after_ms = opts && opts->evict_after_ms ? opts->evict_after_ms :
+							   LISTENER_EVICT_AFTER_MS;
+	l->resume = evtimer_new(base, on_resume, l);
+	if (!l->resume)
+		goto err;
 	if (route_sockaddr(addr && addr[0] ? addr : "0.0.0.0", port, &ss, &sl))
 		goto err;
 	l->evl = evconnlistener_new_bind(base, on_accept, l,
@@ -300,6 +354,8 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 	}
 	return l;
 err:
+	if (l->resume)
+		event_free(l->resume);
 	free(l);
 	return NULL;
 }
@@ -310,8 +366,14 @@ void listener_free(struct listener *l)
 		return;
 	while (l->hs)
 		hs_free(l->hs, true);
+	event_free(l->resume);
 	evconnlistener_free(l->evl);
 	free(l);
+}
+
+void listener_set_ctx(struct listener *l, SSL_CTX *ctx)
+{
+	l->ctx = ctx;
 }
 
 void listener_set_inenl(struct listener *l, struct inenl *nl)

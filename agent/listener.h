@@ -10,10 +10,10 @@
  * Slowloris and floods: at most max_handshakes handshakes are in progress.
  * A connection must deliver its whole ClientHello within hello_timeout_ms
  * and then finish within handshake_timeout_ms.  When every place is taken, the
- * oldest connection still without a ClientHello is dropped to make room, so
- * stalled connections cannot keep a member waiting; only when every place
- * holds a handshake past its ClientHello does accepting pause (the kernel's
- * backlog holds the rest).  No per-address cap: a peer node opening many
+ * oldest connection that has gone evict_after_ms without a ClientHello is
+ * dropped to make room, so stalled connections cannot keep a member waiting
+ * for more than about evict_after_ms; until there is one, accepting pauses
+ * (the kernel's backlog holds the rest, as it does a burst of members).  No per-address cap: a peer node opening many
  * routed connections at once is a burst from one address too.  Stalling
  * after a whole ClientHello costs an attacker a key share per connection and
  * is bounded by handshake_timeout_ms.
@@ -30,6 +30,7 @@ struct listener;
 #define LISTENER_MAX_HANDSHAKES		64
 #define LISTENER_HANDSHAKE_TIMEOUT_MS	10000
 #define LISTENER_HELLO_TIMEOUT_MS	3000
+#define LISTENER_EVICT_AFTER_MS		1000
 #define LISTENER_MAX_HANDLERS		8
 
 struct tls_conn;
@@ -45,6 +46,7 @@ struct listener_opts {
 	unsigned int max_handshakes;		/* 0: LISTENER_MAX_HANDSHAKES */
 	unsigned int handshake_timeout_ms;	/* 0: LISTENER_HANDSHAKE_TIMEOUT_MS */
 	unsigned int hello_timeout_ms;		/* 0: LISTENER_HELLO_TIMEOUT_MS */
+	unsigned int evict_after_ms;		/* 0: LISTENER_EVICT_AFTER_MS */
 };
 
 /*
@@ -55,6 +57,10 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 			      const char *addr, uint16_t port,
 			      const struct listener_opts *opts);
 void listener_free(struct listener *l);
+
+/* New handshakes use ctx from now on (not owned); those in progress keep
+ * the context they started with.  For certificate rotation. */
+void listener_set_ctx(struct listener *l, SSL_CTX *ctx);
 
 /*
  * Register every accepted socket with ine.ko (nl from inenl_open; not owned;
