@@ -117,6 +117,7 @@ struct cp {
 	uint64_t client_ctx_gen;
 	SSL_CTX *server_ctx;
 	uint64_t server_ctx_gen;
+	char listen_addr[CONFIG_ADDR_MAX];	/* what cp->listener is bound to */
 	struct listener *listener;
 	struct inenl *nl;		/* ine.ko, NULL when absent */
 
@@ -2260,12 +2261,15 @@ int cp_install_membership(struct cp *cp, struct pki_state *st,
 
 struct listener *cp_listener(struct cp *cp) { return cp->listener; }
 
-/* (Re)open port 3342 with a context for our current certificates.  The
- * listener takes its SSL_CTX at creation, so a new certificate means a new
- * listener; sessions already up are not affected. */
+/* Port 3342 with a context for our current certificates.  A rotation only
+ * swaps the context new handshakes use: the listening socket stays open, so
+ * a member connecting at that moment is never refused, and handshakes in
+ * progress finish with the context they started with (each SSL holds a
+ * reference to its own).  Only a change of address re-opens the port. */
 static void listener_sync(struct cp *cp)
 {
 	const struct config_node *me;
+	const char *addr;
 	struct listener *l;
 	SSL_CTX *ctx;
 	uint64_t gen;
@@ -2282,15 +2286,22 @@ static void listener_sync(struct cp *cp)
 		tls_ctx_free(ctx);
 		return;
 	}
+	addr = cp->bind_addr[0] ? cp->bind_addr : me->address;
+	if (cp->listener && !strcmp(cp->listen_addr, addr)) {
+		listener_set_ctx(cp->listener, ctx);
+		tls_ctx_free(cp->server_ctx);
+		cp->server_ctx = ctx;
+		cp->server_ctx_gen = gen;
+		log_info("control plane: port %u serves the new certificates", cp->port);
+		return;
+	}
 	if (cp->listener) {
 		listener_free(cp->listener);
 		cp->listener = NULL;
 	}
-	l = listener_new(cp->base, ctx, cp->bind_addr[0] ? cp->bind_addr :
-			 me->address, cp->port, NULL);
+	l = listener_new(cp->base, ctx, addr, cp->port, NULL);
 	if (!l) {
-		log_err("control plane: cannot listen on %s port %u",
-			cp->bind_addr[0] ? cp->bind_addr : me->address, cp->port);
+		log_err("control plane: cannot listen on %s port %u", addr, cp->port);
 		tls_ctx_free(ctx);
 		return;
 	}
@@ -2305,8 +2316,8 @@ static void listener_sync(struct cp *cp)
 	cp->server_ctx = ctx;
 	cp->server_ctx_gen = gen;
 	cp->listener = l;
-	log_info("control plane: listening on %s port %u",
-		 cp->bind_addr[0] ? cp->bind_addr : me->address, cp->port);
+	snprintf(cp->listen_addr, sizeof(cp->listen_addr), "%s", addr);
+	log_info("control plane: listening on %s port %u", addr, cp->port);
 	if (cp->hooks.listener_changed)
 		cp->hooks.listener_changed(cp->hooks.arg, l);
 }
