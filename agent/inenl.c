@@ -17,6 +17,7 @@
 struct inenl {
 	struct nl_sock *sk;
 	int family;
+	unsigned int generation;	/* family re-resolved (module reloaded) */
 	/* state of the request in flight */
 	int err;		/* kernel's errno (negative) from the ACK */
 	bool done, intr, stopped;
@@ -201,9 +202,9 @@ static int intr_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-/* Sends msg (consumed) and reads until the ACK, error or dump end. */
-static int request(struct inenl *nl, struct nl_msg *msg,
-		   nl_recvmsg_msg_cb_t valid, void *arg)
+/* Sends msg and reads until the ACK, error or dump end. */
+static int request_once(struct inenl *nl, struct nl_msg *msg,
+			nl_recvmsg_msg_cb_t valid, void *arg)
 {
 	struct nl_cb *cb;
 	int ret;
@@ -213,10 +214,8 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 	nl->cb_ret = 0;
 	nl->errmsg[0] = '\0';
 	cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!cb) {
-		nlmsg_free(msg);
+	if (!cb)
 		return -ENOMEM;
-	}
 	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, nl);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, finish_cb, nl);
 	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, nl);
@@ -224,7 +223,6 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 	if (valid)
 		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
 	ret = nl_send_auto(nl->sk, msg);
-	nlmsg_free(msg);
 	if (ret < 0) {
 		nl_cb_put(cb);
 		return nlerr_to_errno(ret);
@@ -240,6 +238,37 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 	if (nl->err)
 		return nl->err;
 	return nl->cb_ret;
+}
+
+/*
+ * Sends msg (consumed).  Generic netlink answers ENOENT for a family id it
+ * does not know: after `rmmod ine; modprobe ine` the family comes back under
+ * a new id, so look the name up again and, if the id moved, resend once.
+ * (ENOENT is also "no such session"; then the id has not moved and the
+ * answer stands.)
+ */
+static int request(struct inenl *nl, struct nl_msg *msg,
+		   nl_recvmsg_msg_cb_t valid, void *arg)
+{
+	int ret = request_once(nl, msg, valid, arg), fam;
+
+	if (ret == -ENOENT && !nl->stopped && !nl->cb_ret) {
+		fam = genl_ctrl_resolve(nl->sk, INE_GENL_NAME);
+		if (fam >= 0 && fam != nl->family) {
+			nl->family = fam;
+			nl->generation++;
+			nlmsg_hdr(msg)->nlmsg_type = (uint16_t)fam;
+			nlmsg_hdr(msg)->nlmsg_seq = NL_AUTO_SEQ;
+			ret = request_once(nl, msg, valid, arg);
+		}
+	}
+	nlmsg_free(msg);
+	return ret;
+}
+
+unsigned int inenl_generation(const struct inenl *nl)
+{
+	return nl ? nl->generation : 0;
 }
 
 static struct nl_msg *new_msg(struct inenl *nl, uint8_t cmd, int flags)
