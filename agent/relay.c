@@ -54,6 +54,7 @@ struct dir {
 	bool src_ssl, dst_ssl;	/* go through OpenSSL on that end */
 	int pipe[2];		/* splice mode */
 	size_t pipe_cap, in_pipe;
+	bool pipe_grown;	/* tried F_SETPIPE_SZ already */
 	uint8_t *buf;		/* buffer mode, NULL while empty */
 	size_t off, len, retry;	/* retry: SSL_write length to repeat */
 	bool eof;		/* source ended cleanly (FIN / close_notify) */
@@ -359,20 +360,38 @@ static bool dir_splice(const struct dir *d)
 	return !d->src_ssl && !d->dst_ssl;
 }
 
+/*
+ * Pipes start at the kernel's default size: an idle or request/response
+ * session never fills 64 KiB, and a 1 MiB pipe costs a 16 KiB slab object
+ * (its 256 pipe_buffer slots) per direction per agent even when empty.
+ */
 static int dir_open(struct dir *d)
 {
-	int sz = RELAY_PIPE_SIZE;
+	int sz;
 
 	if (!dir_splice(d))
 		return 0;
 	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC))
 		return -errno;
-	/* Less is fine (pipe-user-pages limits); it only bounds the batch. */
-	sz = fcntl(d->pipe[1], F_SETPIPE_SZ, sz);
-	if (sz < 0)
-		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
 	d->pipe_cap = sz > 0 ? (size_t)sz : 65536;
 	return 0;
+}
+
+/* A full pipe means bulk traffic: grow it once to batch more per splice.
+ * Less is fine (pipe-user-pages limits); it only bounds the batch. */
+static bool dir_pipe_grow(struct dir *d)
+{
+	int sz;
+
+	if (d->pipe_grown)
+		return false;
+	d->pipe_grown = true;
+	sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+	if (sz <= 0 || (size_t)sz <= d->pipe_cap)
+		return false;
+	d->pipe_cap = (size_t)sz;
+	return true;
 }
 
 /* Idle connections hold no buffer. */
@@ -394,7 +413,7 @@ static int dir_fill(struct conn *c, struct dir *d)
 		return 0;
 	d->src_ev = 0;
 	if (dir_splice(d)) {
-		if (d->in_pipe >= d->pipe_cap)
+		if (d->in_pipe >= d->pipe_cap && !dir_pipe_grow(d))
 			return 0;
 		n = splice(d->src, NULL, d->pipe[1], NULL, d->pipe_cap - d->in_pipe,
 			   SPLICE_FLAGS);
