@@ -79,6 +79,7 @@ struct conn {
 	struct tls_conn *tc;	/* NULL: plaintext */
 	bool ktls_tx, ktls_rx, registered;
 	struct event *ev[2][2];	/* [local, peer][read, write] */
+	short fired[2];		/* [local, peer]: what poll reported this wakeup */
 	struct event *timer;
 	struct event *kick;	/* run again next loop iteration */
 	bool again;
@@ -127,8 +128,10 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)fd;
-	(void)what;
+	if (fd >= 0 && fd == c->lfd)
+		c->fired[0] |= what;
+	else if (fd >= 0 && fd == c->pfd)
+		c->fired[1] |= what;
 	conn_step(c);
 }
 
@@ -404,12 +407,36 @@ static void buf_release(struct dir *d)
 	}
 }
 
+/* The source is neither OpenSSL nor a kernel-TLS socket. */
+static bool src_plain(const struct conn *c, const struct dir *d)
+{
+	return !d->src_ssl && !(c->tc && d->src == c->pfd);
+}
+
+/* A short read from a plain socket: it is empty, wait for poll. */
+static void src_drained(struct conn *c, struct dir *d)
+{
+	if (!src_plain(c, d))
+		return;
+	d->src_ev = EV_READ;
+	c->fired[d->src == c->pfd] &= ~EV_READ;
+}
+
 /* Fill from the source. 1 progress, 0 nothing (waiting), <0 error. */
 static int dir_fill(struct conn *c, struct dir *d)
 {
 	ssize_t n;
 
 	if (d->eof)
+		return 0;
+	/*
+	 * A plain socket that said EAGAIN (or gave less than asked) is not
+	 * tried again until poll says it is readable: with request/response
+	 * traffic every wakeup would otherwise cost a failed splice/recv per
+	 * idle direction. Not for TLS sources: OpenSSL may hold bytes.
+	 */
+	if (d->src_ev == EV_READ && src_plain(c, d) &&
+	    !(c->fired[d->src == c->pfd] & EV_READ))
 		return 0;
 	d->src_ev = 0;
 	if (dir_splice(d)) {
@@ -418,6 +445,8 @@ static int dir_fill(struct conn *c, struct dir *d)
 		n = splice(d->src, NULL, d->pipe[1], NULL, d->pipe_cap - d->in_pipe,
 			   SPLICE_FLAGS);
 		if (n > 0) {
+			if ((size_t)n < d->pipe_cap - d->in_pipe)
+				src_drained(c, d);
 			d->in_pipe += n;
 			return 1;
 		}
@@ -474,6 +503,8 @@ static int dir_fill(struct conn *c, struct dir *d)
 	}
 	n = recv(d->src, d->buf + d->len, RELAY_BUF_SIZE - d->len, 0);
 	if (n > 0) {
+		if ((size_t)n < RELAY_BUF_SIZE - d->len)
+			src_drained(c, d);
 		d->len += n;
 		return 1;
 	}
@@ -635,6 +666,7 @@ static void pump(struct conn *c)
 			return;
 		}
 	}
+	c->fired[0] = c->fired[1] = 0;
 	if (c->d[0].shut && c->d[1].shut) {
 		conn_free(c, false);	/* both ways ended cleanly */
 		return;
@@ -673,8 +705,18 @@ static int pump_start(struct conn *c)
 		r->hooks.session(r->hooks.arg, c->tc, c->pfd, 0, c->peer, c->mode, false);
 		r->hooks.session(r->hooks.arg, c->tc, c->pfd, c->db, c->peer, c->mode, true);
 	}
-	if (c->tc)	/* idle sessions give their record buffers back */
+	if (c->tc) {	/* idle sessions give their record buffers back */
 		SSL_set_mode(c->tc->ssl, SSL_MODE_RELEASE_BUFFERS);
+		/*
+		 * With the kernel doing both directions OpenSSL never reads or
+		 * writes again, so the mode above would never get to release
+		 * the 2 x ~17 KiB record buffers the handshake left: free them
+		 * now (refused, harmlessly, if unread bytes sit in them).
+		 */
+		if (c->ktls_tx && c->ktls_rx && !SSL_free_buffers(c->tc->ssl))
+			log_debug("relay: node %u: OpenSSL holds unread bytes; its buffers stay",
+				  c->peer);
+	}
 	return 0;
 }
 
