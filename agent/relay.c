@@ -365,8 +365,9 @@ static bool dir_splice(const struct dir *d)
 
 /*
  * Pipes start at the kernel's default size: an idle or request/response
- * session never fills 64 KiB, and a 1 MiB pipe costs a 16 KiB slab object
- * (its 256 pipe_buffer slots) per direction per agent even when empty.
+ * session never fills 64 KiB, and a 1 MiB pipe costs a 10 KiB array of 256
+ * pipe_buffer slots (a 16 KiB page-allocator block) per direction per agent
+ * even when empty.
  */
 static int dir_open(struct dir *d)
 {
