@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,6 +181,36 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/*
+ * One descriptor per session socket, per relay leg and per splice pipe:
+ * 10,000 sessions need far more than the 1024 soft default. Raise the soft
+ * limit to the hard one (systemd's LimitNOFILE= sets that) and say the figure,
+ * so an EMFILE later can be read against it.
+ */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		log_warn("open-file limit: getrlimit: %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			log_warn("open-file limit: cannot raise %llu to %llu: %s",
+				 (unsigned long long)was,
+				 (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = was;
+		}
+	}
+	log_info("open-file limit %llu (hard %llu): at least %llu relayed sessions (6 descriptors each)",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+		 (unsigned long long)rl.rlim_cur / 6);
+}
+
 int main(int argc, char **argv)
 {
 	struct api_options ao = { 0 };
@@ -197,6 +228,7 @@ int main(int argc, char **argv)
 	if (opts_parse(argc, argv, &o))
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	nofile_raise();
 	if (!o.no_modules)
 		modules_load();
 
