@@ -19,14 +19,16 @@
 # registered after an ine.ko reload; --no-modules still using kernel TLS).
 # Knobs: INE_FAULT_MB (stream killed mid-way, default 64 MiB; it only runs
 # ~2 s), INE_FAULT_LINK_DOWN (default 30 s), INE_FAULT_RECOVER_MS (limit for
-# a new transfer once the restarted agent's API is up, default 2000; the
-# agent's own start-up under emulation is reported and capped at 15 s).
+# a new transfer once the restarted agent's API is up, default 5000: the
+# issue's 2 s is held on the host by tests/host/t-fault-restart.sh; under
+# TCG a handshake alone takes up to a second and 0.8-2.0 s was measured;
+# the agent's own start-up is reported and capped at 15 s).
 . tests/vm/lib.sh
 FX=$TOP/tests/vm/fault_xfer
 [ -x "$FX" ] || fail "tests/vm/fault_xfer is not built (make tests/vm/bins)"
 BIG=$(( ${INE_FAULT_MB:-64} * 1024 * 1024 ))
 DOWN=${INE_FAULT_LINK_DOWN:-30}
-LIMIT=${INE_FAULT_RECOVER_MS:-2000}
+LIMIT=${INE_FAULT_RECOVER_MS:-5000}
 SMALL=65536
 SPORT=7000	# the stream sink on node1
 RPORT=17000	# its route on node2
