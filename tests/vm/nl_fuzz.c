@@ -22,8 +22,13 @@
  * message the kernel drops silently is counted as "no reply" instead of
  * hanging the reader. Replies are tallied by command and errno.
  *
+ * While root fuzzes, a second socket listens on the "events" group: every
+ * event must be a well-formed message carrying INE_A_SESSION.
+ *
  * At the end every pool fd is closed and a valid GET_TOTALS must answer
- * with 0 live sessions and added == removed (no leaked references).
+ * with 0 live sessions and added == removed (no leaked references), with
+ * exactly one SESSION_UP event per registration and one SESSION_DOWN per
+ * removal (unless the event socket overran).
  *
  * Exit 0 when all of that held, 1 on a failed check, 2 on a setup error.
  * The seed is printed; -s SEED replays the same messages.
@@ -781,6 +786,94 @@ static bool allowed(int r, bool root)
 	}
 }
 
+/*
+ * The events group, joined in the fuzzed namespace: every event the module
+ * multicasts while it is fuzzed must be a well-formed message of the family
+ * (attributes fill it exactly, a known event command, INE_A_SESSION
+ * present). Overruns (ENOBUFS) are counted, not failed: events are lossy.
+ */
+struct events {
+	int fd;
+	uint16_t family;
+	unsigned long n[NCMD], bad, overruns;
+};
+
+static struct events EV = { .fd = -1 };
+
+static void events_open(uint16_t family)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int grp, rcv = 4 << 20;
+
+	MUST(sk, "nl_socket_alloc");
+	MUST(genl_connect(sk) == 0, "genl_connect");
+	grp = genl_ctrl_resolve_grp(sk, INE_GENL_NAME, INE_MCGRP_EVENTS);
+	nl_socket_free(sk);
+	MUST(grp >= 0, "multicast group %s not found", INE_MCGRP_EVENTS);
+	EV.family = family;
+	EV.fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_GENERIC);
+	MUST(EV.fd >= 0, "netlink socket");
+	setsockopt(EV.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	/* bound (port id chosen by the kernel): broadcasts skip port id 0 */
+	MUST(bind(EV.fd, (struct sockaddr *)&(struct sockaddr_nl){ .nl_family = AF_NETLINK },
+		  sizeof(struct sockaddr_nl)) == 0, "bind the events socket");
+	MUST(setsockopt(EV.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) == 0,
+	     "join the events group");
+}
+
+static bool attrs_fill(const struct nlattr *a, int rem, bool *session)
+{
+	while (rem >= NLA_HDRLEN) {
+		if (a->nla_len < NLA_HDRLEN || a->nla_len > rem)
+			return false;
+		if ((a->nla_type & NLA_TYPE_MASK) == INE_A_SESSION)
+			*session = true;
+		rem -= NLA_ALIGN(a->nla_len);
+		a = (const struct nlattr *)((const char *)a + NLA_ALIGN(a->nla_len));
+	}
+	return rem == 0;
+}
+
+static void events_drain(void)
+{
+	static unsigned char rbuf[65536];
+	struct nlmsghdr *nh;
+	struct genlmsghdr *gh;
+	bool session;
+	ssize_t r;
+	size_t len;
+
+	if (EV.fd < 0)
+		return;
+	for (;;) {
+		r = recv(EV.fd, rbuf, sizeof(rbuf), 0);
+		if (r < 0 && errno == ENOBUFS) {
+			EV.overruns++;
+			continue;
+		}
+		if (r <= 0)
+			return;
+		len = (size_t)r;
+		for (nh = (struct nlmsghdr *)rbuf; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+			gh = NLMSG_DATA(nh);
+			session = false;
+			if (nh->nlmsg_type != EV.family ||
+			    nh->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN ||
+			    gh->cmd < INE_CMD_EVENT_SESSION_UP || gh->cmd > INE_CMD_MAX ||
+			    !attrs_fill((const struct nlattr *)((char *)gh + GENL_HDRLEN),
+					(int)(nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN),
+					&session) || !session) {
+				if (EV.bad++ < 5)
+					fprintf(stderr, "nl_fuzz: malformed event: type %u len %u cmd %u\n",
+						nh->nlmsg_type, nh->nlmsg_len,
+						nh->nlmsg_len >= NLMSG_HDRLEN + GENL_HDRLEN ? gh->cmd : 0);
+				continue;
+			}
+			EV.n[gh->cmd]++;
+		}
+	}
+}
+
 static int fuzz_run(int nl, uint16_t family, unsigned long n, bool root,
 		    struct stats *st)
 {
@@ -795,6 +888,8 @@ static int fuzz_run(int nl, uint16_t family, unsigned long n, bool root,
 		build(&m, family, seq, &b);
 		res = exchange(nl, &m, seq, st, &payload);
 		st->res[b.cmd][res]++;
+		if (root)
+			events_drain();
 		if (!allowed(res, root)) {
 			if (bad++ < 10)
 				fprintf(stderr, "nl_fuzz: %s message %lu (cmd %d%s): unexpected %s\n",
@@ -966,8 +1061,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	events_open(family);
 	bad += fuzz_run(nl, family, n, true, &st);
 	print_table("root", &st);
+	usleep(200000);
+	events_drain();
+	printf("root: events seen: up %lu, state %lu, down %lu, guard-drop %lu, key-usage %lu; %lu malformed, %lu overruns\n",
+	       EV.n[INE_CMD_EVENT_SESSION_UP], EV.n[INE_CMD_EVENT_SESSION_STATE],
+	       EV.n[INE_CMD_EVENT_SESSION_DOWN], EV.n[INE_CMD_EVENT_GUARD_DROP],
+	       EV.n[INE_CMD_EVENT_KEY_USAGE], EV.bad, EV.overruns);
+	if (EV.bad) {
+		fprintf(stderr, "nl_fuzz: %lu malformed events\n", EV.bad);
+		bad++;
+	}
+	if (n >= 1000 && (!EV.n[INE_CMD_EVENT_SESSION_UP] || !EV.n[INE_CMD_EVENT_SESSION_DOWN])) {
+		fprintf(stderr, "nl_fuzz: no session up/down event while sessions came and went\n");
+		bad++;
+	}
 	/* the deep paths must have run, or the fuzzer tests nothing */
 	if (!st.res[INE_CMD_SESSION_ADD][0] || !st.res[INE_CMD_SESSION_SET][0] ||
 	    !st.res[INE_CMD_SESSION_DEL][0] || !st.res[INE_CMD_SESSION_GET][0] ||
@@ -1007,6 +1117,24 @@ int main(int argc, char **argv)
 	if (sessions != 0 || added != removed) {
 		fprintf(stderr, "nl_fuzz: sessions left after every socket closed: %u live, %llu added, %llu removed\n",
 			sessions, (unsigned long long)added, (unsigned long long)removed);
+		bad++;
+	}
+	/* one UP per registration and one DOWN per removal, unless the
+	 * event socket overran */
+	usleep(200000);
+	events_drain();
+	printf("after: events up %lu, down %lu, overruns %lu\n",
+	       EV.n[INE_CMD_EVENT_SESSION_UP], EV.n[INE_CMD_EVENT_SESSION_DOWN],
+	       EV.overruns);
+	if (!EV.overruns && (EV.n[INE_CMD_EVENT_SESSION_UP] != added ||
+			     EV.n[INE_CMD_EVENT_SESSION_DOWN] != removed)) {
+		fprintf(stderr, "nl_fuzz: events up %lu / down %lu, registrations %llu / removals %llu\n",
+			EV.n[INE_CMD_EVENT_SESSION_UP], EV.n[INE_CMD_EVENT_SESSION_DOWN],
+			(unsigned long long)added, (unsigned long long)removed);
+		bad++;
+	}
+	if (EV.bad) {
+		fprintf(stderr, "nl_fuzz: %lu malformed events\n", EV.bad);
 		bad++;
 	}
 	if (!version[0]) {
