@@ -1,7 +1,7 @@
 /*
  * nl_fuzz — random and malformed generic netlink messages to ine.ko.
  *
- *   nl_fuzz [-n MESSAGES] [-u UNPRIV_MESSAGES] [-s SEED] [-v]
+ *   nl_fuzz [-n MESSAGES] [-u UNPRIV_MESSAGES] [-s SEED] [-c]
  *
  * Runs in a network namespace of its own (unshare, so the registry starts
  * empty and the session count at the end means something). Builds a pool of
@@ -17,6 +17,10 @@
  * noise, truncated and overlong headers), with valid messages mixed in so
  * the deep paths run. Then a child drops to uid/gid 65534 and sends
  * UNPRIV_MESSAGES more: every mutating command must get -EPERM.
+ *
+ * -c adds a thread that closes and re-makes a TCP pair every ~2 ms while
+ * root fuzzes (sockets dying under every command); without it a pair is
+ * recycled every 400 messages, which the seed reproduces exactly.
  *
  * Every message is followed by an NLMSG_NOOP sentinel with NLM_F_ACK, so a
  * message the kernel drops silently is counted as "no reply" instead of
@@ -45,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <time.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -186,14 +191,42 @@ static void pool_open(int nl)
 }
 
 /* Close a pair (its sessions must vanish by themselves) and make a new one. */
+static void pool_recycle_at(int i)
+{
+	int c, sv;
+
+	close(__atomic_load_n(&P.pair[i][0], __ATOMIC_RELAXED));
+	close(__atomic_load_n(&P.pair[i][1], __ATOMIC_RELAXED));
+	kt_pair(P.lfd, &c, &sv);
+	__atomic_store_n(&P.pair[i][0], c, __ATOMIC_RELAXED);
+	__atomic_store_n(&P.pair[i][1], sv, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&P.recycled, 1, __ATOMIC_RELAXED);
+}
+
 static void pool_recycle(void)
 {
-	int i = (int)below(TCP_PAIRS);
+	pool_recycle_at((int)below(TCP_PAIRS));
+}
 
-	close(P.pair[i][0]);
-	close(P.pair[i][1]);
-	pool_pair(i);
-	P.recycled++;
+/*
+ * The closer thread (-c): recycles a random pair every ~2 ms while root
+ * fuzzes, so sockets die while they are being registered, set, dumped and
+ * deleted. Its timing is not reproducible (the message stream still is);
+ * it draws from its own generator so the seed keeps meaning the same
+ * messages.
+ */
+static volatile int closer_stop;
+
+static void *closer_main(void *arg)
+{
+	uint64_t r = (uint64_t)(uintptr_t)arg;
+
+	while (!closer_stop) {
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		pool_recycle_at((int)((r >> 33) % TCP_PAIRS));
+		usleep(2000);
+	}
+	return NULL;
 }
 
 static void pool_close(void)
@@ -246,7 +279,8 @@ static uint32_t pick_fd(void)
 	case 15: return 0x80000000u;			/* beyond INT_MAX */
 	case 16: return (uint32_t)rnd();
 	case 17: case 18: return (uint32_t)P.ktls[below(2)];
-	default: return (uint32_t)P.pair[below(TCP_PAIRS)][below(2)];
+	default: return (uint32_t)__atomic_load_n(&P.pair[below(TCP_PAIRS)][below(2)],
+						  __ATOMIC_RELAXED);
 	}
 }
 
@@ -875,7 +909,7 @@ static void events_drain(void)
 }
 
 static int fuzz_run(int nl, uint16_t family, unsigned long n, bool root,
-		    struct stats *st)
+		    bool closer, struct stats *st)
 {
 	static struct msg m;
 	struct built b;
@@ -923,7 +957,7 @@ static int fuzz_run(int nl, uint16_t family, unsigned long n, bool root,
 					cmd_name(b.cmd));
 		} else if (!root && b.hdr_ok && b.hdr_clean && is_mutating(b.cmd))
 			st->unpriv_clean++;
-		if (root && (i + 1) % 400 == 0)
+		if (root && !closer && (i + 1) % 400 == 0)
 			pool_recycle();
 	}
 	return bad;
@@ -989,7 +1023,7 @@ static int unpriv_child(uint16_t family, unsigned long n, uint64_t seed)
 	MUST(setuid(0) < 0, "could regain root after dropping it");
 	rng_state = seed ^ 0x5eed0fu;
 	nl = raw_open();
-	bad = fuzz_run(nl, family, n, false, &st);
+	bad = fuzz_run(nl, family, n, false, false, &st);
 	print_table("unprivileged (uid 65534)", &st);
 	{
 		unsigned long eperm = 0;
@@ -1019,20 +1053,22 @@ int main(int argc, char **argv)
 	static struct stats st;
 	unsigned long n = 50000, un = 10000;
 	uint64_t seed = 0, added, removed;
-	bool have_seed = false;
+	bool have_seed = false, closer = false;
+	pthread_t closer_tid;
 	uint16_t family;
 	uint32_t sessions;
 	char version[32] = "";
 	int c, nl, bad = 0, status;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "n:u:s:")) != -1) {
+	while ((c = getopt(argc, argv, "n:u:s:c")) != -1) {
 		switch (c) {
 		case 'n': n = strtoul(optarg, NULL, 0); break;
 		case 'u': un = strtoul(optarg, NULL, 0); break;
 		case 's': seed = strtoull(optarg, NULL, 0); have_seed = true; break;
+		case 'c': closer = true; break;
 		default:
-			fprintf(stderr, "usage: nl_fuzz [-n MESSAGES] [-u UNPRIV_MESSAGES] [-s SEED]\n");
+			fprintf(stderr, "usage: nl_fuzz [-n MESSAGES] [-u UNPRIV_MESSAGES] [-s SEED] [-c]\n");
 			return 2;
 		}
 	}
@@ -1042,8 +1078,9 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		seed = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
 	}
-	printf("nl_fuzz: seed %llu (replay: nl_fuzz -n %lu -u %lu -s %llu)\n",
-	       (unsigned long long)seed, n, un, (unsigned long long)seed);
+	printf("nl_fuzz: seed %llu (replay: nl_fuzz%s -n %lu -u %lu -s %llu)\n",
+	       (unsigned long long)seed, closer ? " -c" : "", n, un,
+	       (unsigned long long)seed);
 	fflush(stdout);
 	rng_state = seed;
 	MUST(geteuid() == 0, "nl_fuzz runs as root (it drops to 65534 itself)");
@@ -1062,7 +1099,14 @@ int main(int argc, char **argv)
 	}
 
 	events_open(family);
-	bad += fuzz_run(nl, family, n, true, &st);
+	if (closer)
+		MUST(pthread_create(&closer_tid, NULL, closer_main,
+				    (void *)(uintptr_t)(seed | 1)) == 0, "pthread_create");
+	bad += fuzz_run(nl, family, n, true, closer, &st);
+	if (closer) {
+		closer_stop = 1;
+		pthread_join(closer_tid, NULL);
+	}
 	print_table("root", &st);
 	usleep(200000);
 	events_drain();
@@ -1085,7 +1129,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nl_fuzz: some command never succeeded as root: the valid messages do not reach the module's deep paths\n");
 		bad++;
 	}
-	printf("root: %lu TCP pairs recycled under registered sessions\n", P.recycled);
+	printf("root: %lu TCP pairs recycled under registered sessions%s\n", P.recycled,
+	       closer ? " (closer thread)" : "");
 	fflush(stdout);
 
 	if (un) {

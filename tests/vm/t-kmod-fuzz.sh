@@ -3,6 +3,8 @@
 # command number, malformed and valid attributes, bogus fds, as root and as
 # uid 65534 (every mutating command must get EPERM). Afterwards the module
 # must answer a status query, hold no session and no reference (rmmod works).
+# A second pass (-c) closes sockets from another thread while they are
+# being registered, changed, dumped and deleted.
 # Any oops/WARNING/BUG fails the whole VM run (tools/vm-run exits 125).
 # Knobs: INE_FUZZ_MSGS (root messages, default 50000), INE_FUZZ_UNPRIV
 # (default 10000), INE_FUZZ_SEED (replay a run; the seed is printed).
@@ -15,6 +17,11 @@ seed=${INE_FUZZ_SEED:+-s $INE_FUZZ_SEED}
 start=$(date +%s)
 tests/vm/nl_fuzz -n "$n" -u "$u" $seed || fail "nl_fuzz (replay with INE_FUZZ_SEED=<seed above>)"
 note "fuzzer took $(( $(date +%s) - start ))s"
+# again with a thread closing sockets under the commands (not reproducible
+# to the message: the races are the point)
+start=$(date +%s)
+tests/vm/nl_fuzz -c -n $((n / 2)) -u 0 $seed || fail "nl_fuzz -c (closer thread)"
+note "fuzzer with the closer thread took $(( $(date +%s) - start ))s"
 
 # the initial namespace was not fuzzed (nl_fuzz unshares) but must still answer
 ver=$(modinfo -F version "$TOP/ine.ko")
