@@ -5,7 +5,7 @@
  *
  *   soakgen echo --port P [--flip-at N]
  *   soakgen client --port P --conns N --seconds S [--rate BYTES] [--chunk BYTES]
- *                  [--stream-base K] [--stats FILE]
+ *                  [--stream-base K] [--stats FILE] [--ramp N]
  *
  * Client: keeps N connections to 127.0.0.1:P open for S seconds. Connection
  * k's stream is byte i = byte (i mod 8) of splitmix64(k * 2^40 + i / 8), so
@@ -14,10 +14,10 @@
  * most 64 KiB unverified in flight, and checks what comes back against the
  * stream. A mismatch is counted as corrupt and closes the connection. A
  * connection that ends (reset, EOF) is counted and re-opened with a new
- * stream id after a short pause, so a toggle's resets show as resets and
+ * stream id after 1-3 s, at most --ramp (8) connections in setup at once, so a toggle's resets show as resets and
  * never as lost or wrong bytes. Every second the counters go to --stats
  * (key value lines, written atomically). At the end writing stops, the
- * bytes in flight drain (30 s at most), and the summary is printed.
+ * bytes in flight drain (120 s at most), and the summary is printed.
  * echo --flip-at N corrupts the N-th byte it returns: the self-test that
  * shows the client's check can fail.
  * Exit 0 when no byte was corrupt and every byte sent on a connection that
@@ -44,7 +44,7 @@
 #include <event2/listener.h>
 
 #define INFLIGHT_MAX	(64 * 1024)
-#define DRAIN_SECONDS	30
+#define DRAIN_SECONDS	120
 
 struct conn {
 	struct bufferevent *bev;
@@ -53,13 +53,15 @@ struct conn {
 	uint64_t sent;		/* bytes of the stream written */
 	uint64_t verified;	/* bytes echoed back and equal */
 	bool up;		/* connected */
+	bool want;		/* to be (re)opened once reopen_at has passed */
+	uint64_t reopen_at;	/* ms, monotonic */
 	unsigned int slot;
 };
 
 static struct {
 	struct event_base *base;
 	struct sockaddr_in addr;
-	unsigned int conns, chunk, rate;
+	unsigned int conns, chunk, rate, ramp;
 	uint64_t stream_next;
 	struct conn *c;
 	const char *stats;
@@ -97,21 +99,18 @@ static void stream_fill(uint64_t k, uint64_t off, unsigned char *p, size_t n)
 	}
 }
 
-static void conn_open(struct conn *c);
-
-static void reopen_cb(evutil_socket_t fd, short what, void *arg)
+static uint64_t now_ms(void)
 {
-	(void)fd;
-	(void)what;
-	if (!G.draining)
-		conn_open(arg);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The connection ended: count it and, unless draining, open a new one. */
+/* The connection ended: count it and, unless draining, open a new one
+ * after 1-3 s (the ramp timer does, a few at a time). */
 static void conn_end(struct conn *c, bool corrupt)
 {
-	struct timeval later = { 0, 200000 + (rand() % 800) * 1000 };
-
 	if (c->up)
 		G.up_now--;
 	if (c->bev)
@@ -132,8 +131,8 @@ static void conn_end(struct conn *c, bool corrupt)
 	c->bev = NULL;
 	c->up = false;
 	evtimer_del(c->tick);
-	if (!G.draining)
-		event_base_once(G.base, -1, EV_TIMEOUT, reopen_cb, c, &later);
+	c->want = !G.draining;
+	c->reopen_at = now_ms() + 1000 + (uint64_t)(rand() % 2000);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
@@ -169,6 +168,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void tick_cb(evutil_socket_t fd, short what, void *arg);
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -179,6 +180,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		G.up_now++;
 		G.connected++;
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		tick_cb(-1, 0, c);	/* first bytes at once: setup ends sooner */
 		return;
 	}
 	conn_end(c, false);
@@ -211,6 +213,7 @@ static void conn_open(struct conn *c)
 	long us = per_s > 0 ? (long)(1e6 / per_s) : 1000000;
 	struct timeval iv = { us / 1000000, us % 1000000 };
 
+	c->want = false;
 	c->stream = G.stream_next++;
 	c->sent = c->verified = 0;
 	c->up = false;
@@ -233,19 +236,22 @@ static void conn_open(struct conn *c)
 static void write_stats(const char *phase)
 {
 	char tmp[4096];
+	unsigned int i, flowing = 0;
 	FILE *f;
 
 	if (!G.stats)
 		return;
+	for (i = 0; i < G.conns; i++)
+		flowing += G.c[i].bev && G.c[i].verified;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", G.stats);
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	fprintf(f, "phase %s\nelapsed %ld\nconns_open %u\nconns_up %u\nopened %llu\n"
+	fprintf(f, "phase %s\nelapsed %ld\nconns_open %u\nconns_up %u\nconns_flowing %u\nopened %llu\n"
 		"connected %llu\nresets %llu\nresets_inflight %llu\nconnect_fail %llu\n"
 		"corrupt_conns %llu\ncorrupt_bytes %llu\nbytes_sent %llu\n"
 		"bytes_verified %llu\nlost_at_end %llu\n",
-		phase, (long)(time(NULL) - G.start), G.open_now, G.up_now,
+		phase, (long)(time(NULL) - G.start), G.open_now, G.up_now, flowing,
 		(unsigned long long)G.opened, (unsigned long long)G.connected,
 		(unsigned long long)G.resets, (unsigned long long)G.resets_inflight,
 		(unsigned long long)G.connect_fail,
@@ -291,6 +297,32 @@ static void second_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	write_stats(G.draining ? "draining" : "running");
+}
+
+/*
+ * Opens wanted connections while fewer than --ramp are still in setup (no
+ * byte verified yet): under emulation every routed connection costs a TLS
+ * handshake between agents, and a thousand at once would all hit the
+ * relay's setup timeout and retry forever.
+ */
+static void ramp_cb(evutil_socket_t fd, short what, void *arg)
+{
+	unsigned int i, setup = 0;
+	uint64_t now = now_ms();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (G.draining)
+		return;
+	for (i = 0; i < G.conns; i++)
+		setup += G.c[i].bev && !G.c[i].verified;
+	for (i = 0; i < G.conns && setup < G.ramp; i++) {
+		if (G.c[i].want && !G.c[i].bev && now >= G.c[i].reopen_at) {
+			conn_open(&G.c[i]);
+			setup++;
+		}
+	}
 }
 
 static void echo_read(struct bufferevent *bev, void *arg)
@@ -346,7 +378,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: soakgen echo --port P\n"
 		"       soakgen client --port P --conns N --seconds S [--rate BYTES/s]\n"
-		"                      [--chunk BYTES] [--stream-base K] [--stats FILE]\n");
+		"                      [--chunk BYTES] [--stream-base K] [--stats FILE] [--ramp N]\n");
 	exit(2);
 }
 
@@ -361,11 +393,12 @@ int main(int argc, char **argv)
 		{ "stream-base", required_argument, NULL, 'k' },
 		{ "stats", required_argument, NULL, 'S' },
 		{ "flip-at", required_argument, NULL, 'F' },
+		{ "ramp", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct evconnlistener *lis;
-	struct event *sec;
-	struct timeval one = { 1, 0 };
+	struct event *sec, *ramp;
+	struct timeval one = { 1, 0 }, tenth = { 0, 100000 };
 	unsigned int i, port = 0, seconds = 60;
 	bool echo;
 	int o;
@@ -378,6 +411,7 @@ int main(int argc, char **argv)
 	G.conns = 10;
 	G.chunk = 256;
 	G.rate = 512;
+	G.ramp = 8;
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -388,6 +422,7 @@ int main(int argc, char **argv)
 		case 'c': G.chunk = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'k': G.stream_next = strtoull(optarg, NULL, 0); break;
 		case 'S': G.stats = optarg; break;
+		case 'R': G.ramp = (unsigned int)strtoul(optarg, NULL, 0); break;
 		case 'F': G.flip_at = strtoull(optarg, NULL, 0); break;
 		default: usage();
 		}
@@ -425,8 +460,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < G.conns; i++) {
 		G.c[i].slot = i;
 		G.c[i].tick = event_new(G.base, -1, EV_PERSIST, tick_cb, &G.c[i]);
-		conn_open(&G.c[i]);
+		G.c[i].want = true;
 	}
+	ramp = event_new(G.base, -1, EV_PERSIST, ramp_cb, NULL);
+	event_add(ramp, &tenth);
 	sec = event_new(G.base, -1, EV_PERSIST, second_cb, NULL);
 	event_add(sec, &one);
 	event_base_dispatch(G.base);
