@@ -16,6 +16,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/moduleparam.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/netfilter.h>
@@ -190,10 +191,37 @@ int ine_guard_set(struct ine_net *in, int mode, const u16 *ports,
 	return 0;
 }
 
+/*
+ * The guard's mode lives in module memory, so `rmmod`/`modprobe` or a reboot
+ * would turn an enforcing guard off until someone set it again.  An operator
+ * who wants it on from the first packet says so where modules are configured:
+ * `options ine guard=enforce` in /etc/modprobe.d/ine.conf.
+ */
+static char *guard = "off";
+module_param(guard, charp, 0444);
+MODULE_PARM_DESC(guard, "mode of the plaintext guard in every network namespace from the start: off, audit or enforce (ports as INE_GUARD_PORT_DEFAULT until set)");
+
+const char *ine_guard_param_name(void)
+{
+	return guard;
+}
+
+int ine_guard_param_mode(void)
+{
+	if (!strcmp(guard, "off"))
+		return INE_GUARD_OFF;
+	if (!strcmp(guard, "audit"))
+		return INE_GUARD_AUDIT;
+	if (!strcmp(guard, "enforce"))
+		return INE_GUARD_ENFORCE;
+	return -EINVAL;
+}
+
 int ine_guard_init(struct ine_net *in)
 {
 	struct ine_guard *g = &in->guard;
 	struct ine_guard_ports *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	int mode, ret;
 
 	if (!p)
 		return -ENOMEM;
@@ -203,6 +231,16 @@ int ine_guard_init(struct ine_net *in)
 	g->mode = INE_GUARD_OFF;
 	spin_lock_init(&g->last_lock);
 	INIT_DELAYED_WORK(&g->event_work, event_work);
+	mode = ine_guard_param_mode();
+	if (mode > INE_GUARD_OFF) {
+		mutex_lock(&in->lock);
+		ret = ine_guard_set(in, mode, NULL, 0);
+		mutex_unlock(&in->lock);
+		if (ret) {
+			kfree(p);
+			return ret;
+		}
+	}
 	return 0;
 }
 

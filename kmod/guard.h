@@ -30,6 +30,10 @@ struct ine_guard {
 
 struct ine_net;
 
+/* The `guard` module parameter as an enum ine_guard_mode, -EINVAL if bad. */
+int ine_guard_param_mode(void);
+const char *ine_guard_param_name(void);
+/* After ine_registry_init (takes in->lock to apply the parameter). */
 int ine_guard_init(struct ine_net *in);
 void ine_guard_exit(struct ine_net *in);
 /* Under in->lock. mode < 0 or n == 0 leave that part alone. */

@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <net/genetlink.h>
+#include "guard.h"
 #include "netns.h"
 #include "netlink.h"
 #include "version.h"
@@ -17,13 +18,17 @@ static int __init ine_mod_init(void)
 {
 	int ret;
 
+	if (ine_guard_param_mode() < 0) {
+		pr_err("guard=%s: the guard mode is off, audit or enforce\n", ine_guard_param_name());
+		return -EINVAL;
+	}
 	ret = ine_netns_init();
 	if (ret)
 		goto err_netns;
 	ret = ine_genl_init();
 	if (ret)
 		goto err_genl;
-	pr_info("version %s loaded\n", INE_VERSION);
+	pr_info("version %s loaded, guard %s\n", INE_VERSION, ine_guard_param_name());
 	return 0;
 
 err_genl:

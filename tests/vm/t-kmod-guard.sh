@@ -105,4 +105,35 @@ step "node2's guard is its own"
 $N2 ./inectl show dump | grep -q "^guard	off	3342	0	0	0	0$" ||
 	fail "node2 guard changed: $($N2 ./inectl show dump | grep ^guard)"
 $N1 tests/vm/kmod_guard config off || fail "config off"
+
+step "module parameter: guard=enforce from the first packet, in every namespace"
+unload() { for i in $(seq 50); do rmmod ine 2>/dev/null && return 0; sleep 0.2; done; fail "rmmod ine"; }
+unload
+insmod "$TOP/ine.ko" guard=bogus 2>$T/bogus && fail "insmod guard=bogus succeeded"
+dmesg | tail -n 5 | grep -q "guard=bogus: the guard mode is off, audit or enforce" ||
+	fail "no message naming the bad guard value: $(dmesg | tail -n 3)"
+lsmod | grep -q '^ine ' && fail "module loaded despite guard=bogus"
+insmod "$TOP/ine.ko" guard=enforce || fail "insmod guard=enforce"
+expect_eq "parameter visible" "$(cat /sys/module/ine/parameters/guard)" enforce
+for ns in node1 node2; do
+	ip netns exec $ns ./inectl show dump | grep -q "^guard	enforce	3342	" ||
+		fail "$ns guard after insmod guard=enforce: $(ip netns exec $ns ./inectl show dump | grep ^guard)"
+done
+ip netns add inetmp && ip netns exec inetmp ./inectl show dump | grep -q "^guard	enforce	" ||
+	fail "a new namespace did not start enforcing"
+ip netns del inetmp
+# Both ends enforce now, so node2's unregistered server cannot even finish
+# the connection (its segments on 3342 are dropped at node2): nothing arrives.
+$N2 tests/vm/kmod_guard serve 3342 10 >$T/param.srv &
+spid=$!
+for i in $(seq 100); do grep -q listening $T/param.srv 2>/dev/null && break; sleep 0.1; done
+timeout 8 $N1 env KMOD_GUARD_WAIT=3 tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES plain >/dev/null 2>&1
+wait $spid
+expect_eq "guard=enforce: bytes received from an unregistered writer" "$(tail -n 1 $T/param.srv)" 0
+seen=$(( $($N1 ./inectl show dump | awk -F'\t' '$1=="guard" {print $5}') + \
+	$($N2 ./inectl show dump | awk -F'\t' '$1=="guard" {print $5}') ))
+[ "$seen" -gt 0 ] || fail "guard=enforce: no unregistered segment counted on either node"
+unload
+insmod "$TOP/ine.ko" || fail "insmod (default)"
+expect_eq "default again" "$($N1 ./inectl show dump | awk -F'\t' '$1=="guard" {print $2}')" off
 exit 0

@@ -144,7 +144,8 @@
  *                                          INE_PORT_A_PORT: NLA_U16 (1-65535)
  *   INE_A_KEY_WARN_RECORDS: NLA_U64        1 .. 2^48; default
  *                                          INE_KEY_WARN_RECORDS_DEFAULT
- *   Defaults for a new namespace: mode OFF, ports { 3342 }.
+ *   Defaults for a new namespace: mode OFF (or the module parameter
+ *   `guard=off|audit|enforce`, e.g. from /etc/modprobe.d), ports { 3342 }.
  *   The guard looks at TCP segments leaving this namespace (NF_INET_LOCAL_OUT,
  *   IPv4 and IPv6) whose source or destination port is a guarded port and
  *   which carry payload. A segment from a registered session passes whatever
