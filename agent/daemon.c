@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "tls.h"
 #include "inenl.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,8 +30,9 @@ static int path_join(char **out, const char *dir, const char *name)
 static void probe_kernel(struct daemon *d)
 {
 	d->kmod_loaded = access("/sys/module/ine", F_OK) == 0;
-	d->ktls_available = access("/sys/module/tls", F_OK) == 0 ||
-			    access("/proc/net/tls_stat", F_OK) == 0;
+	d->ktls_available = !tls_kernel_off &&
+			    (access("/sys/module/tls", F_OK) == 0 ||
+			     access("/proc/net/tls_stat", F_OK) == 0);
 }
 
 /* Rotation, customer fallback and alert logging run on PKI's own plan;

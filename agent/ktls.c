@@ -156,6 +156,11 @@ int ktls_conn_install(struct tls_conn *c)
 
 	if (!c->done)
 		return -EINVAL;
+	if (tls_kernel_off) {
+		c->ktls_tx = c->ktls_rx = false;
+		snprintf(c->reason, sizeof(c->reason), "kernel TLS off (--no-modules)");
+		return 0;
+	}
 	c->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) > 0;
 	c->ktls_rx = BIO_get_ktls_recv(SSL_get_rbio(c->ssl)) > 0;
 	c->reason[0] = 0;

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "tls.h"
 #include "api.h"
 #include "config.h"
 #include "cp.h"
@@ -231,6 +232,8 @@ int main(int argc, char **argv)
 	nofile_raise();
 	if (!o.no_modules)
 		modules_load();
+	else
+		tls_kernel_tls_off();
 
 	base = event_base_new();
 	if (!base) {

@@ -116,6 +116,15 @@ struct tls_conn {
 	struct tls_conn_priv *priv;	/* captured traffic secret etc. (tls.c/ktls.c) */
 };
 
+/*
+ * Process-wide: from now on no context offloads to the kernel and
+ * ktls_conn_install() leaves every session in software (ined --no-modules
+ * promises not to use the tls module even when it is loaded).  Call before
+ * any context is made.
+ */
+void tls_kernel_tls_off(void);
+extern bool tls_kernel_off;
+
 /* Build an SSL_CTX with the policy above.  NULL on error (logged). */
 SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server);
 void tls_ctx_free(SSL_CTX *ctx);
