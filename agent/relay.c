@@ -181,6 +181,14 @@ static void set_linger0(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+static void set_linger_off(int fd)
+{
+	struct linger lg = { .l_onoff = 0, .l_linger = 0 };
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 static void conn_free(struct conn *c, bool reset)
 {
 	struct relay *r = c->r;
@@ -206,6 +214,10 @@ static void conn_free(struct conn *c, bool reset)
 		set_linger0(c->lfd);
 		set_linger0(c->pfd);
 		r->st.resets++;
+	} else {
+		/* graceful end: queued bytes and FIN go out (see pump_start) */
+		set_linger_off(c->lfd);
+		set_linger_off(c->pfd);
 	}
 	tls_conn_free(c->tc);
 	if (c->lfd >= 0)
@@ -680,6 +692,12 @@ static int pump_start(struct conn *c)
 	struct relay *r = c->r;
 	int i, ret;
 
+	/* While streaming, a close we did not choose — the agent killed or
+	 * crashing — must reach both ends as a reset, not as a FIN that makes
+	 * a cut-off stream look complete.  conn_free turns this off for a
+	 * graceful end. */
+	set_linger0(c->lfd);
+	set_linger0(c->pfd);
 	c->d[0].src = c->lfd;
 	c->d[0].dst = c->pfd;
 	c->d[1].src = c->pfd;
