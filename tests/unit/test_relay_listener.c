@@ -145,9 +145,12 @@ Test(listener, wrong_peer_refused, .fini = fini, .timeout = 30)
 	cr_assert(tr_config(&env) == 0);
 	fd = tr_connect(env.route_port[TR_RT_DB1]);
 	cr_assert(fd >= 0);
-	tr_send_op(fd, 'E', 0, 0);
-	n = read(fd, b, sizeof(b));
-	cr_assert(n < 0 && errno == ECONNRESET, "must be refused, got %zd", n);
+	n = tr_send_op(fd, 'E', 0, 0);	/* may already report the reset */
+	if (n != -ECONNRESET && n != -EPIPE) {
+		cr_assert_eq(n, 0);
+		n = read(fd, b, sizeof(b));
+		cr_assert(n < 0 && errno == ECONNRESET, "must be refused, got %zd", n);
+	}
 	close(fd);
 	tr_stats(&env, 1, &s1);
 	cr_assert_eq(s1.bytes_to_peer + s1.bytes_from_peer, 0);
