@@ -1427,11 +1427,20 @@ static void csr_done_cb(void *arg, int rc, const char *msg)
 {
 	struct cp *cp = arg;
 
-	if (rc < 0)
-		log_warn("control plane: certificate renewal failed: %s", msg);
-	else
+	if (rc < 0) {
+		log_warn("control plane: certificate renewal failed: %s; retrying on the "
+			 "next check", msg);
+		/* A requested rotation counts as done once the request is sent
+		 * (rotation_check); a request that then fails must be made again,
+		 * or this node keeps its old certificates until the next one. */
+		if (cp->rotated_gen >= live(cp)->certs.generation &&
+		    live(cp)->certs.generation > 0) {
+			cp->rotated_gen = live(cp)->certs.generation - 1;
+			save_cpstate(cp);
+		}
+	} else {
 		log_info("control plane: %s", msg);
-	(void)cp;
+	}
 }
 
 /* Ask the primary's CA for a new certificate on `plane` (new key). */
