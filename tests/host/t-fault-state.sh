@@ -48,6 +48,7 @@ check_fault() {	# $1: what, $2: text the error must contain
 	./inectl db show 1 | grep -q disabled || fail "$1: the refused tune is in force"
 	ms=$(member) || fail "$1: member handshake with the old certificates failed"
 	kill -0 "$(cat "$T/pid")" || fail "$1: ined died"
+	./inectl alerts | grep "state_write_failed" | grep -q "$2" || fail "$1: no alert: $(./inectl alerts)"
 	echo "  $1: rotate and tune refused ('$(echo "$out" | head -1 | cut -c1-90)'), files unchanged, member handshake ${ms} ms"
 }
 retry() {
@@ -56,7 +57,11 @@ retry() {
 	./inectl tune db 1 data_internode_encryption enabled >/dev/null || fail "$1: tune after the fault"
 	./inectl tune db 1 data_internode_encryption disabled >/dev/null || fail "$1: tune back"
 	# both planes re-issued (one after the other): no old serial left
+	./inectl alerts | grep -q state_write_failed && fail "$1: alert not cleared"
 	k=0; while serials | grep -qxF "$s0"; do k=$((k+1)); [ $k -gt 100 ] && fail "$1: serials did not change"; sleep 0.1; done
+	# and settled: a rotation may still be installing its second plane
+	a=$(serials); sleep 1; k=0
+	while [ "$(serials)" != "$a" ]; do a=$(serials); sleep 1; k=$((k+1)); [ $k -gt 10 ] && fail "$1: serials keep changing"; done
 	member >/dev/null || fail "$1: member handshake with the new certificates"
 	echo "  $1: after the fault, rotation and tune succeed (new serials)"
 }
