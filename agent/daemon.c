@@ -245,8 +245,14 @@ int daemon_config_apply(struct daemon *d, struct config *next, char *err, size_t
 	}
 	if ((rc = config_save(next, d->config_path))) {
 		snprintf(err, errlen, "writing %s: %s", d->config_path, strerror(-rc));
+		snprintf(d->store_fault, sizeof(d->store_fault),
+			 "state directory: %s; the configuration in force is unchanged", err);
+		log_msg(LOG_LVL_ERR, "%s", d->store_fault);
 		goto refuse;
 	}
+	if (d->store_fault[0])
+		log_msg(LOG_LVL_INFO, "state directory writable again: alert cleared");
+	d->store_fault[0] = '\0';
 	d->cfg = next;
 	log_changes(old, next);
 	log_msg(LOG_LVL_INFO, "configuration version %llu in force",
@@ -568,6 +574,10 @@ static json_t *op_alerts_get(void *ctx)
 			json_array_extend(a, x);
 		json_decref(x);
 	}
+	if (a && d->store_fault[0])
+		json_array_append_new(a, json_pack(
+			"{s:s, s:s, s:s}", "name", "state_write_failed", "severity",
+			"critical", "description", d->store_fault));
 	if (a && !d->ktls_available)
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:s}", "name", "kernel_tls_unavailable", "severity",

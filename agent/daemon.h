@@ -72,6 +72,9 @@ struct daemon {
 	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
 	void *alerts_extra_arg;
 	int n_watch;
+	/* The last configuration write that failed (empty: the last one
+	 * worked): an alert until a write succeeds. */
+	char store_fault[256];
 };
 
 /* Loads <state_dir>/config.json (or starts empty) and the PKI state in
