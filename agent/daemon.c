@@ -30,7 +30,7 @@ static int path_join(char **out, const char *dir, const char *name)
 static void probe_kernel(struct daemon *d)
 {
 	d->kmod_loaded = access("/sys/module/ine", F_OK) == 0;
-	d->ktls_available = !tls_kernel_off &&
+	d->ktls_available = !tls_kernel_tls_is_off() &&
 			    (access("/sys/module/tls", F_OK) == 0 ||
 			     access("/proc/net/tls_stat", F_OK) == 0);
 }

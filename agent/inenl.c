@@ -17,7 +17,6 @@
 struct inenl {
 	struct nl_sock *sk;
 	int family;
-	unsigned int generation;	/* family re-resolved (module reloaded) */
 	/* state of the request in flight */
 	int err;		/* kernel's errno (negative) from the ACK */
 	bool done, intr, stopped;
@@ -256,7 +255,6 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 		fam = genl_ctrl_resolve(nl->sk, INE_GENL_NAME);
 		if (fam >= 0 && fam != nl->family) {
 			nl->family = fam;
-			nl->generation++;
 			nlmsg_hdr(msg)->nlmsg_type = (uint16_t)fam;
 			nlmsg_hdr(msg)->nlmsg_seq = NL_AUTO_SEQ;
 			ret = request_once(nl, msg, valid, arg);
@@ -264,11 +262,6 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 	}
 	nlmsg_free(msg);
 	return ret;
-}
-
-unsigned int inenl_generation(const struct inenl *nl)
-{
-	return nl ? nl->generation : 0;
 }
 
 static struct nl_msg *new_msg(struct inenl *nl, uint8_t cmd, int flags)

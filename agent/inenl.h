@@ -25,9 +25,6 @@ struct inenl;
 int inenl_open(struct inenl **out);
 void inenl_close(struct inenl *nl);	/* NULL is fine */
 const char *inenl_last_error(const struct inenl *nl);
-/* Bumped each time a request found ine.ko's family under a new id (the module
- * was reloaded; sessions registered before are gone from it). */
-unsigned int inenl_generation(const struct inenl *nl);
 
 /* What the agent tells the module when it registers a session. */
 struct inenl_session_add {

@@ -156,7 +156,7 @@ int ktls_conn_install(struct tls_conn *c)
 
 	if (!c->done)
 		return -EINVAL;
-	if (tls_kernel_off) {
+	if (tls_kernel_tls_is_off()) {
 		c->ktls_tx = c->ktls_rx = false;
 		snprintf(c->reason, sizeof(c->reason), "kernel TLS off (--no-modules)");
 		return 0;

@@ -27,11 +27,16 @@
 #define TLS13_SUITES	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 
 /* ined --no-modules: no session of this process uses kernel TLS. */
-bool tls_kernel_off;
+static bool kernel_off;
 
 void tls_kernel_tls_off(void)
 {
-	tls_kernel_off = true;
+	kernel_off = true;
+}
+
+bool tls_kernel_tls_is_off(void)
+{
+	return kernel_off;
 }
 
 static const char *const alpn_names[] = {
@@ -412,7 +417,7 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server)
 			    SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS |
 			    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_SSLv3 |
 			    SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
-	if (cfg->no_ktls || tls_kernel_off)
+	if (cfg->no_ktls || kernel_off)
 		SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

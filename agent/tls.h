@@ -123,7 +123,7 @@ struct tls_conn {
  * any context is made.
  */
 void tls_kernel_tls_off(void);
-extern bool tls_kernel_off;
+bool tls_kernel_tls_is_off(void);
 
 /* Build an SSL_CTX with the policy above.  NULL on error (logged). */
 SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server);
