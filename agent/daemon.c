@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "tls.h"
 #include "inenl.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -517,6 +518,25 @@ static json_t *sessions_get(struct daemon *d, const char **source)
 	return a ? a : json_array();
 }
 
+/* Port 3342's handshake counters, or null while nothing listens. */
+static json_t *listener_json(struct daemon *d)
+{
+	struct listener_stats ls;
+
+	if (!d->listener_stats || d->listener_stats(d->listener_stats_arg, &ls))
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "handshaking", (json_int_t)ls.handshaking,
+			 "accepted", (json_int_t)ls.accepted,
+			 "handed_off", (json_int_t)ls.handed_off,
+			 "failed", (json_int_t)ls.failed,
+			 "timed_out", (json_int_t)ls.timed_out,
+			 "hello_timed_out", (json_int_t)ls.hello_timed_out,
+			 "evicted", (json_int_t)ls.evicted,
+			 "refused_full", (json_int_t)ls.refused_full,
+			 "paused", (json_int_t)ls.paused);
+}
+
 static json_t *op_status_local(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -526,14 +546,15 @@ static json_t *op_status_local(void *ctx)
 
 	probe_kernel(d);
 	sessions = sessions_get(d, &source);
-	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:I}",
+	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:I, s:o}",
 			 "uid", (json_int_t)d->self_node, "name", n ? n->name : "local",
 			 "kernel_module_loaded", d->nl != NULL,
 			 "kernel_tls_available", d->ktls_available,
 			 "offload", d->ktls_available ? "kernel" : "software",
 			 "sessions_source", source,
 			 "sessions", sessions, "certificates", op_certs_get(d),
-			 "config_version", (json_int_t)d->cfg->version);
+			 "config_version", (json_int_t)d->cfg->version,
+			 "listener", listener_json(d));
 }
 
 static json_t *op_status_peers(void *ctx)
@@ -630,6 +651,22 @@ static int op_metrics_write(void *ctx, FILE *out)
 		}
 	} else if (d->metrics_fill) {
 		d->metrics_fill(d->sessions_arg, &m);
+	}
+	if (d->listener_stats) {
+		struct listener_stats ls;
+
+		if (d->listener_stats(d->listener_stats_arg, &ls) == 0) {
+			m.listener_known = true;
+			m.listener_handshaking = ls.handshaking;
+			m.listener_accepted = ls.accepted;
+			m.listener_handed_off = ls.handed_off;
+			m.listener_failed = ls.failed;
+			m.listener_timed_out = ls.timed_out;
+			m.listener_hello_timed_out = ls.hello_timed_out;
+			m.listener_evicted = ls.evicted;
+			m.listener_refused_full = ls.refused_full;
+			m.listener_paused = ls.paused;
+		}
 	}
 	m.alerts = json_array_size(a);
 	m.config_version = d->cfg->version;

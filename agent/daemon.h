@@ -39,6 +39,8 @@ typedef json_t *(*daemon_json_fn)(void *arg);
 typedef int (*daemon_check_fn)(void *arg, const struct config *next, uint32_t self,
 			       char *err, size_t errlen);
 
+struct listener_stats;
+
 struct daemon {
 	struct event_base *base;
 	char *state_dir;
@@ -71,6 +73,10 @@ struct daemon {
 	struct daemon_relay *relay;          /* data-plane glue (daemon_relay.c) */
 	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
 	void *alerts_extra_arg;
+	/* Control plane: port 3342's handshake counters; -ENOENT while
+	 * nothing listens (no cluster yet). */
+	int (*listener_stats)(void *arg, struct listener_stats *st);
+	void *listener_stats_arg;
 	int n_watch;
 	/* The last configuration write that failed (empty: the last one
 	 * worked): an alert until a write succeeds. */

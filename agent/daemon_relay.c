@@ -341,8 +341,13 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 	uint16_t port;
 	int rc;
 
+	/* cp_new() announces its listener before main() has wired the TLS
+	 * context source; main() announces it again once it has.  Not an
+	 * error, so say nothing. */
+	if (!dr->ctx_new)
+		return -EAGAIN;
 	if (!dr->r) {
-		if (!dr->ctx_new || !(dr->ctx = dr->ctx_new(dr->ctx_arg))) {
+		if (!(dr->ctx = dr->ctx_new(dr->ctx_arg))) {
 			log_msg(LOG_LVL_ERR, "data plane: no TLS context for this node's "
 				"certificates; the relay is not started");
 			return -ENOKEY;

@@ -523,6 +523,8 @@ Test(api, status_alerts_metrics)
 	cr_expect_str_eq(json_string_value(json_object_get(n, "name")), "n1");
 	cr_expect(json_is_array(json_object_get(n, "sessions")));
 	cr_expect(json_is_object(json_object_get(n, "certificates")));
+	/* This daemon has no control plane, so nothing listens on 3342. */
+	cr_expect(json_is_null(json_object_get(n, "listener")));
 	cr_expect_str_eq(json_string_value(json_object_get(n, "offload")),
 			 S.d.ktls_available ? "kernel" : "software");
 	json_decref(j);
@@ -540,6 +542,7 @@ Test(api, status_alerts_metrics)
 	cr_expect(strstr(text, "ine_sessions{plane=\"data\",state=\"offloaded\"} 0"));
 	cr_expect(strstr(text, "ine_config_version 1\n"), "%s", text);
 	cr_expect(strstr(text, "ine_guard_dropped_total 0"));
+	cr_expect(!strstr(text, "ine_listener_"), "no listener, no listener metrics");
 	free(text);
 }
 
