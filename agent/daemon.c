@@ -129,20 +129,44 @@ err:
 	return rc;
 }
 
+/* An idle agent would notice an ine.ko reload only at its next request;
+ * until then the reloaded module knows none of its sessions (status shows
+ * none, the guard treats software-mode ones as plaintext).  Ask often. */
+#define KMOD_CHECK_MS 2000
+
+static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (inenl_check(d->nl) == 1)
+		log_msg(LOG_LVL_WARN, "ine.ko was reloaded: this agent's live sessions are "
+			"registered again (replay %lu)", inenl_replays());
+}
+
 int daemon_kmod_open(struct daemon *d)
 {
+	struct timeval tv = { KMOD_CHECK_MS / 1000, (KMOD_CHECK_MS % 1000) * 1000 };
 	int rc = inenl_open(&d->nl);
 
 	if (rc) {
 		d->nl = NULL;
 		log_msg(LOG_LVL_WARN, "ine.ko not available (%s): status shows the agent's "
 			"own sessions and no plaintext guard runs", strerror(-rc));
+		return rc;
 	}
-	return rc;
+	d->kmod_timer = event_new(d->base, -1, EV_PERSIST, kmod_check_cb, d);
+	if (d->kmod_timer)
+		evtimer_add(d->kmod_timer, &tv);
+	return 0;
 }
 
 void daemon_fini(struct daemon *d)
 {
+	if (d->kmod_timer)
+		event_free(d->kmod_timer);
+	d->kmod_timer = NULL;
 	inenl_close(d->nl);
 	d->nl = NULL;
 	if (d->pki_timer)

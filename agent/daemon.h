@@ -53,6 +53,7 @@ struct daemon {
 	struct event *pki_timer;  /* pki_state_tick: rotation, fallback, alerts */
 	bool kmod_loaded;         /* ine.ko present */
 	struct inenl *nl;         /* ine.ko client; NULL without the module */
+	struct event *kmod_timer; /* notices an ine.ko reload (inenl_check) */
 	bool ktls_available;      /* kernel has the tls ULP */
 
 	/* Hooks other parts install (all optional). */

@@ -199,6 +199,12 @@ tnote "link down done"
 # ---- 3. rmmod/insmod ine.ko under a stream ----
 sessions() { N $1 ./inectl show dump 2>/dev/null | awk -F'\t' '$1 == "session"' | wc -l; }
 guard() { N $1 ./inectl show dump 2>/dev/null | awk -F'\t' '$1 == "guard"'; }
+# Control-plane sessions are long-lived links between the agents: the same
+# ones must be registered again after the reload (inenl replays them).
+ctl() { N $1 ./inectl show dump 2>/dev/null | awk -F'\t' '$1 == "session" && $3 == "control"' | wc -l; }
+ctl_back() { [ "$(ctl 1)" -ge "$c1" ] && [ "$(ctl 2)" -ge "$c2" ]; }
+c1=$(ctl 1); c2=$(ctl 2)
+[ "$c1" -gt 0 ] && [ "$c2" -gt 0 ] || die "reload: no control-plane sessions registered before rmmod ($c1, $c2)"
 echo "before: node1 $(sessions 1) node2 $(sessions 2) sessions; node2 guard: $(guard 2)" >"$T/kmod"
 lines=$(wc -l <"$T/sink.log")
 MID=$((16 * 1024 * 1024))
@@ -210,6 +216,10 @@ rmmod ine || die "rmmod ine with live sessions and a stream flowing"
 sleep 1
 insmod "$TOP/ine.ko" || die "insmod ine.ko again"
 t0=$(now_ms)
+wait_for 10 ctl_back || die "reload: the agents' control-plane sessions were not registered again (node1 $(ctl 1)/$c1, node2 $(ctl 2)/$c2)"
+treg=$(( $(now_ms) - t0 ))
+grep -q "ine.ko was reloaded" "$T/n1.log" "$T/n2.log" || die "reload: no agent logged the reload"
+note "reload: control-plane sessions registered again ${treg} ms after insmod (node1 $c1, node2 $c2)"
 wait $spid || die "reload: stream of $MID bytes not confirmed: $(cat "$T/send.out") sink: $(tail -n +$((lines + 1)) "$T/sink.log")"
 tail -n +$((lines + 1)) "$T/sink.log" | grep -q "^$MID ok eof" || die "reload: the sink did not get $MID correct bytes"
 note "reload: $MID-byte stream across rmmod/insmod arrived whole ($(cat "$T/send.out"))"
@@ -227,8 +237,8 @@ R 1 -p 6379 set after:reload 1 >/dev/null
 wait_for 60 synced || die "reload: replica not in sync after the reload"
 sed 's/^/  /' "$T/kmod"
 # Sessions opened after the reload are registered with the reloaded module
-# (inenl finds the family under its new id); those from before are not
-# re-registered (known, RELIABILITY.md).
+# (inenl finds the family under its new id); those from before were
+# registered again above.
 if [ "$during2" = 0 ]; then
 	note "FINDING: after the reload the agents registered no session with ine.ko"
 	[ "${INE_FAULT_STRICT:-1}" = 1 ] && die "reload: no session registered with the reloaded ine.ko"
