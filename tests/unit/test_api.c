@@ -558,6 +558,9 @@ Test(api, routes)
 			  "{\"bdb\": 1, \"listen_port\": 16379, \"peer_node\": 1, \"target\": \"s1\"}",
 			  &j), 200);
 	cr_expect_eq(json_integer_value(json_object_get(j, "uid")), 1);
+	/* One node, and it is the peer: valid, but nothing listens yet. */
+	cr_expect(strstr(json_string_value(json_object_get(j, "warning")) ?: "",
+			 "no node listens on port 16379"), "no warning for a route without listener");
 	json_decref(j);
 	expect_error("POST", "/v1/routes",
 		     "{\"bdb\": 1, \"listen_port\": 3342, \"peer_node\": 1, \"target\": \"s1\"}",
