@@ -11,6 +11,10 @@
 # has encryption off (the plaintext route).
 
 RELAY_NODE=${INE_BENCH_RELAY_NODE:-tests/vm/relay_node}
+# A/B: with INE_BENCH_RELAY_NODE_B (another build's relay_node) the software
+# relay is measured through both, interleaved in the same rounds, the second
+# labelled ine-sw-relay-b/SUITE.
+RELAY_NODE_B=${INE_BENCH_RELAY_NODE_B:-}
 HANDSHAKE=${INE_BENCH_HANDSHAKE:-tools/bench/handshake}
 INE_PIDS=""		# every agent, stopped at the very end
 INE_PAIRS=""		# "K:label:pid1,pid2" per agent pair
@@ -54,9 +58,9 @@ ine_conf() {	# FILE SELF K
 	} >"$1"
 }
 
-# ine_pair_up K SUITE MODE(ktls|sw): two agents; sets PAIR_PIDS
+# ine_pair_up K SUITE MODE(ktls|sw) [RELAY_NODE]: two agents; sets PAIR_PIDS
 ine_pair_up() {
-	local k=$1 sidx sw="" p1 p2
+	local k=$1 sidx sw="" p1 p2 rn=${4:-$RELAY_NODE}
 	sidx=$(suite_index $2)
 	[ "$3" = sw ] && sw=--software
 	if [ "$ENV" = vm ]; then
@@ -65,10 +69,10 @@ ine_pair_up() {
 	fi
 	ine_conf $W/ine$k-n1.json 1 $k
 	ine_conf $W/ine$k-n2.json 2 $k
-	$N2 $RELAY_NODE agent --config $W/ine$k-n2.json --ca $P/ca.crt --cert $P/node2.crt \
+	$N2 $rn agent --config $W/ine$k-n2.json --ca $P/ca.crt --cert $P/node2.crt \
 		--key $P/node2.key --stats $W/ine$k-n2.stats --suite $sidx $sw >>$W/ine$k.log 2>&1 &
 	p2=$!
-	$N1 $RELAY_NODE agent --config $W/ine$k-n1.json --ca $P/ca.crt --cert $P/node1.crt \
+	$N1 $rn agent --config $W/ine$k-n1.json --ca $P/ca.crt --cert $P/node1.crt \
 		--key $P/node1.key --stats $W/ine$k-n1.stats --suite $sidx $sw >>$W/ine$k.log 2>&1 &
 	p1=$!
 	INE_PIDS="$INE_PIDS $p1 $p2"
@@ -111,6 +115,10 @@ ine_bulk_paths() {
 		fi
 		ine_pair_up $((k + 10)) $s sw && xfer_path ine-sw-relay/$s $LO:$(rport $((k + 10)) 0) "$PAIR_PIDS"
 		[ "$ENV" = host ] && [ $k = 1 ] && xfer_path ine-plain-relay/plain $LO:$(rport 11 3) "$PAIR_PIDS"
+		if [ -n "$RELAY_NODE_B" ]; then
+			ine_pair_up $((k + 20)) $s sw "$RELAY_NODE_B" &&
+				xfer_path ine-sw-relay-b/$s $LO:$(rport $((k + 20)) 0) "$PAIR_PIDS"
+		fi
 	done
 }
 
