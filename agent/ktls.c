@@ -200,6 +200,20 @@ out:
 	return rc;
 }
 
+bool ktls_conn_release(struct tls_conn *c)
+{
+	if (!c || !c->ssl || !c->done || !c->ktls_tx || !c->ktls_rx)
+		return false;
+	if (SSL_has_pending(c->ssl) || SSL_pending(c->ssl))
+		return false;
+	/* The socket BIO was made with BIO_NOCLOSE (SSL_set_fd): fd stays open. */
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->priv->cfg = NULL;	/* the SSL_CTX may be gone with the SSL */
+	wipe_secret(c);
+	return true;
+}
+
 const char *ktls_conn_mode(const struct tls_conn *c)
 {
 	if (c->ktls_tx && c->ktls_rx)

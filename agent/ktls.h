@@ -40,6 +40,20 @@ struct tls_conn;
  */
 int ktls_conn_install(struct tls_conn *c);
 
+/*
+ * With both directions in the kernel OpenSSL never reads or writes the
+ * socket again, yet its SSL object stays: the object itself, the session,
+ * the peer's parsed certificates, two cipher contexts (~23 KiB per session
+ * on x86_64, OpenSSL 3.0).  Free it and keep only what the session still
+ * uses (c->version, c->cipher, c->alpn, c->plane, c->peer_node_id).  After
+ * this c->ssl is NULL: read the peer certificate (serial, expiry) before.
+ * tlsio keeps working (reads, writes and close_notify go through the
+ * kernel, as they already did).  Returns true if released; false (and
+ * nothing changes) unless both directions are in the kernel and OpenSSL
+ * holds no unread bytes.
+ */
+bool ktls_conn_release(struct tls_conn *c);
+
 /* "kernel" (TX+RX), "kernel-tx" (RX in OpenSSL), or "software". */
 const char *ktls_conn_mode(const struct tls_conn *c);
 

@@ -724,14 +724,15 @@ static int pump_start(struct conn *c)
 		r->hooks.session(r->hooks.arg, c->tc, c->pfd, 0, c->peer, c->mode, false);
 		r->hooks.session(r->hooks.arg, c->tc, c->pfd, c->db, c->peer, c->mode, true);
 	}
-	if (c->tc) {	/* idle sessions give their record buffers back */
+	/*
+	 * With the kernel doing both directions OpenSSL never reads or writes
+	 * again: its whole SSL object goes (the hooks above have read the peer
+	 * certificate; close_notify goes out through the kernel). Software
+	 * sessions keep it and give their record buffers back whenever they
+	 * are empty.
+	 */
+	if (c->tc && !ktls_conn_release(c->tc)) {
 		SSL_set_mode(c->tc->ssl, SSL_MODE_RELEASE_BUFFERS);
-		/*
-		 * With the kernel doing both directions OpenSSL never reads or
-		 * writes again, so the mode above would never get to release
-		 * the 2 x ~17 KiB record buffers the handshake left: free them
-		 * now (refused, harmlessly, if unread bytes sit in them).
-		 */
 		if (c->ktls_tx && c->ktls_rx && !SSL_free_buffers(c->tc->ssl))
 			log_debug("relay: node %u: OpenSSL holds unread bytes; its buffers stay",
 				  c->peer);

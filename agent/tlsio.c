@@ -124,6 +124,8 @@ ssize_t tlsio_read(struct tls_conn *c, void *buf, size_t len)
 		return 0;
 	if (c->ktls_rx)
 		return read_kernel(c, buf, len);
+	if (!c->ssl)	/* released (ktls_conn_release): cannot happen without kTLS RX */
+		return io_fail(c, -EBADF, "read failed: the TLS state was released");
 	ERR_clear_error();
 	ret = SSL_read_ex(c->ssl, buf, len, &got);
 	if (ret == 1)
@@ -149,6 +151,8 @@ ssize_t tlsio_write(struct tls_conn *c, const void *buf, size_t len)
 		}
 		return io_fail(c, -errno, "write failed: %s", strerror(errno));
 	}
+	if (!c->ssl)
+		return io_fail(c, -EBADF, "write failed: the TLS state was released");
 	ERR_clear_error();
 	ret = SSL_write_ex(c->ssl, buf, len, &put);
 	if (ret == 1)
@@ -171,6 +175,9 @@ int tlsio_shutdown(struct tls_conn *c)
 		if (ret < 0)
 			return (int)io_fail(c, ret, "sending close_notify failed: %s",
 					    strerror(-ret));
+	} else if (!c->ssl) {
+		return (int)io_fail(c, -EBADF, "sending close_notify failed: the TLS state "
+				    "was released");
 	} else {
 		ERR_clear_error();
 		ret = SSL_shutdown(c->ssl);
@@ -186,5 +193,5 @@ int tlsio_shutdown(struct tls_conn *c)
 
 bool tlsio_pending(const struct tls_conn *c)
 {
-	return !c->ktls_rx && SSL_pending(c->ssl) > 0;
+	return !c->ktls_rx && c->ssl && SSL_pending(c->ssl) > 0;
 }
