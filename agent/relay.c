@@ -497,11 +497,28 @@ static int dir_fill(struct conn *c, struct dir *d)
 	if (d->len >= RELAY_BUF_SIZE)
 		return 0;
 	if (d->src_ssl) {
-		n = tlsio_read(c->tc, d->buf + d->len, RELAY_BUF_SIZE - d->len);
-		if (n > 0) {
+		size_t got = 0;
+
+		/*
+		 * With read-ahead (pump_start) one read() brings several
+		 * records: take every one OpenSSL already holds, so they leave
+		 * in one send() rather than one per record.
+		 */
+		for (;;) {
+			n = tlsio_read(c->tc, d->buf + d->len, RELAY_BUF_SIZE - d->len);
+			if (n <= 0)
+				break;
 			d->len += n;
-			return 1;
+			got += n;
+			if (d->len >= RELAY_BUF_SIZE || !tlsio_buffered(c->tc))
+				return 1;
 		}
+		if (got && n == 0)
+			d->eof = true;	/* data, then close_notify: both count */
+		if (got && n == -EAGAIN)
+			d->src_ev = want_ev(c->tc, EV_READ);
+		if (got && (n == 0 || n == -EAGAIN))
+			return 1;
 		buf_release(d);
 		if (n == 0) {
 			d->eof = true;	/* close_notify */
@@ -733,6 +750,12 @@ static int pump_start(struct conn *c)
 	 */
 	if (c->tc && !ktls_conn_release(c->tc)) {
 		SSL_set_mode(c->tc->ssl, SSL_MODE_RELEASE_BUFFERS);
+		/* Software RX: one read() for up to a buffer's worth of records
+		 * instead of two per record (header, then body). */
+		if (!c->ktls_rx) {
+			SSL_set_default_read_buffer_len(c->tc->ssl, RELAY_BUF_SIZE);
+			SSL_set_read_ahead(c->tc->ssl, 1);
+		}
 		if (c->ktls_tx && c->ktls_rx && !SSL_free_buffers(c->tc->ssl))
 			log_debug("relay: node %u: OpenSSL holds unread bytes; its buffers stay",
 				  c->peer);

@@ -195,3 +195,8 @@ bool tlsio_pending(const struct tls_conn *c)
 {
 	return !c->ktls_rx && c->ssl && SSL_pending(c->ssl) > 0;
 }
+
+bool tlsio_buffered(const struct tls_conn *c)
+{
+	return !c->ktls_rx && c->ssl && SSL_has_pending(c->ssl);
+}

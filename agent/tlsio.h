@@ -36,4 +36,12 @@ int tlsio_shutdown(struct tls_conn *c);
 /* Decrypted bytes OpenSSL holds that poll() on the fd will not announce. */
 bool tlsio_pending(const struct tls_conn *c);
 
+/*
+ * OpenSSL holds bytes read off the socket, decrypted or not (with
+ * read-ahead, whole records; or just part of one: a tlsio_read() may then
+ * still say -EAGAIN).  For "read again before waiting", not for "wake up
+ * without poll".
+ */
+bool tlsio_buffered(const struct tls_conn *c);
+
 #endif
