@@ -421,8 +421,14 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server)
 		SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/*
+	 * NO_AUTO_CHAIN: send our leaf and the chain we were given, nothing
+	 * more.  Otherwise OpenSSL rebuilds our chain from the trust store
+	 * on every handshake (an X509_verify_cert of our own certificate) and
+	 * sends the CA itself, which the peer already has and must then parse.
+	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
 
 	if (cfg->cert) {
