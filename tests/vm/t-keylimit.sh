@@ -98,9 +98,9 @@ N 2 redis-server --port 6382 --bind 127.0.0.1 --dir "$T" --save '' --appendonly 
 synced() { redis_synced 1 6381 2 6382; }
 wait_for 60 synced || die "replica did not come up through the route"
 before=$(( $(replaced 1) + $(replaced 2) ))
-# ~5 MB of writes: several times the limit in records on the replication link.
+# ~2.5 MB of writes: several times the limit in records on the replication link.
 k=0
-while [ $k -lt 40 ]; do
+while [ $k -lt 20 ]; do
 	seq 1 500 | sed "s/.*/SET key:$k:& $(head -c 200 /dev/zero | tr '\0' v)/" | R 1 -p 6381 >/dev/null
 	k=$((k + 1))
 done
