@@ -74,15 +74,20 @@ static time_t skew_now(void)
 void clock_jump_str(time_t jump, char *buf, size_t len)
 {
 	char sign = jump < 0 ? '-' : '+';
-	long long a = jump < 0 ? -(long long)jump : (long long)jump;
+	long long a = jump < 0 ? -(long long)jump : (long long)jump, r;
 
-	if (a >= 86400 && a % 86400 >= 3600)
-		snprintf(buf, len, "%c%lld d %lld h", sign, a / 86400, a % 86400 / 3600);
-	else if (a >= 86400)
-		snprintf(buf, len, "%c%lld d", sign, a / 86400);
-	else if (a >= 3600)
-		snprintf(buf, len, "%c%lld h %lld min", sign, a / 3600, a % 3600 / 60);
-	else if (a >= 60)
+	/* Whole seconds of two clocks read apart: +-1 s is noise, so days
+	 * are shown to the nearest hour and hours to the nearest minute. */
+	if (a >= 86400 - 1800) {
+		r = (a + 1800) / 3600;
+		if (r % 24)
+			snprintf(buf, len, "%c%lld d %lld h", sign, r / 24, r % 24);
+		else
+			snprintf(buf, len, "%c%lld d", sign, r / 24);
+	} else if (a >= 3600 - 30) {
+		r = (a + 30) / 60;
+		snprintf(buf, len, "%c%lld h %lld min", sign, r / 60, r % 60);
+	} else if (a >= 60)
 		snprintf(buf, len, "%c%lld min %lld s", sign, a / 60, a % 60);
 	else
 		snprintf(buf, len, "%c%lld s", sign, a);

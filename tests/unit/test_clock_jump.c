@@ -135,6 +135,16 @@ Test(clock_jump, jump_strings)
 	cr_expect_str_eq(b, "+45 s");
 	clock_jump_str(5 * 3600 + 60, b, sizeof(b));
 	cr_expect_str_eq(b, "+5 h 1 min");
+	clock_jump_str(31 * DAY - 1, b, sizeof(b));	/* clocks read apart */
+	cr_expect_str_eq(b, "+31 d");
+	clock_jump_str(-(31 * DAY + 1), b, sizeof(b));
+	cr_expect_str_eq(b, "-31 d");
+	clock_jump_str(-(2 * DAY - 180), b, sizeof(b));
+	cr_expect_str_eq(b, "-2 d");
+	clock_jump_str(DAY - 1, b, sizeof(b));
+	cr_expect_str_eq(b, "+1 d");
+	clock_jump_str(3600 - 1, b, sizeof(b));
+	cr_expect_str_eq(b, "+1 h 0 min");
 }
 
 static void dates_issued(struct pki_plane_dates d[PKI_NPLANES], time_t issued)
