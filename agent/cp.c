@@ -134,6 +134,8 @@ struct cp {
 	struct event *tick;
 	struct event *cert_tick;
 	struct clock_watch *clock_watch;	/* jumps: rotation_check now */
+	uint64_t published_gen;		/* PKI generation port 3342 and the
+					 * relay were last told about */
 	struct event *reaper;
 	struct cp_sess *dead;
 
@@ -487,6 +489,7 @@ static void listener_sync(struct cp *cp);
 
 static void notify_pki(struct cp *cp)
 {
+	cp->published_gen = pki_state_generation(PKI(cp));
 	listener_sync(cp);
 	if (cp->hooks.pki_changed)
 		cp->hooks.pki_changed(cp->hooks.arg);
@@ -1703,7 +1706,11 @@ static void rotation_check(struct cp *cp)
 		cp->rotated_gen = live(cp)->certs.generation;
 		save_cpstate(cp);
 	}
-	if (pki_state_generation(PKI(cp)) != gen)
+	/* The daemon's PKI timer rotates the same state (on a clock jump
+	 * both run at once, in either order): publish what it did too, or
+	 * the port keeps serving the old, maybe expired, certificates. */
+	if (pki_state_generation(PKI(cp)) != gen ||
+	    pki_state_generation(PKI(cp)) != cp->published_gen)
 		notify_pki(cp);
 }
 
@@ -2226,6 +2233,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	peers_sync(cp);
+	/* The daemon's PKI timer rotates the same state (a scheduled
+	 * rotation, a retry after a failure): serve it within a tick. */
+	if (PKI(cp) && pki_state_generation(PKI(cp)) != cp->published_gen)
+		notify_pki(cp);
 }
 
 /* ------------------------------------------------------------ status */
@@ -2484,6 +2495,7 @@ int cp_new(struct event_base *base, const struct cp_opts *opts,
 			 (unsigned long long)live(cp)->version);
 		listener_sync(cp);
 		peers_sync(cp);
+		cp->published_gen = pki_state_generation(PKI(cp));
 	}
 	*out = cp;
 	return 0;
