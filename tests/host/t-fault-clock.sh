@@ -3,6 +3,7 @@
 # libfaketime; its monotonic clock stays real) jumps forwards and backwards
 # across the rotation and expiry points of its certificates (product page:
 # 90-day certificates rotated every 30 days, alert under 45 days left):
+#  a0) 5 s before the 30-day point: rotated at it, and served on the port;
 #  a) +31 d: past the rotation age -> new serials within a few seconds;
 #  b) state directory read-only, then past expiry: the expiry and the failed
 #     rotation are alerted at once (status, alerts, /metrics), the expired
@@ -107,9 +108,21 @@ member >/dev/null || fail "start: member handshake"
 serves_current start
 no_cert_alerts start
 
+# --- a0) 5 s before the rotation point: the daemon's timer rotates at it,
+# and port 3342 serves the new certificate (the old agent kept serving the
+# old one after a rotation by that timer) ----------------------------------
+setclock $((B + 30 * D - 300 - 5))	# notBefore is back-dated 5 min
+sleep 2.5
+[ "$(serials)" = "$s0" ] || fail "a0: rotated before the rotation point"
+took=$(wait_new "$s0" 10) || fail "a0: not rotated at the rotation point"
+member >/dev/null || fail "a0: member handshake"
+serves_current a0
+echo "  a0) 5 s before the 30-day point: nothing early; rotated at the point (${took} s after the 2.5-s look), served on the port ${LAG} s after"
+s0=$(serials)
+
 # --- a) +31 d: past the 30-day rotation age --------------------------------
 j0=$(jumps_logged)
-setclock $((B + 31 * D))
+setclock $((B + 30 * D - 305 + 31 * D))
 took=$(wait_new "$s0" 8) || fail "a: +31 d: not rotated within 8 s (serials $(serials))"
 s1=$(serials)
 [ "$(jumps_logged)" -gt "$j0" ] || fail "a: jump not logged"
@@ -124,7 +137,8 @@ echo "  a) +31 d: rotated in ${took} s (jump logged once), served on the port ${
 
 # --- b) read-only state dir, then past expiry ------------------------------
 mount -o remount,ro "$T/s" || fail "remount ro"
-setclock $((B + 31 * D + 92 * D))	# notAfter (+90 d) passed 2 days ago
+TA=$((B + 30 * D - 305 + 31 * D))	# when a) rotated
+setclock $((TA + 92 * D))		# notAfter (+90 d) passed 2 days ago
 k=0
 until ./inectl alerts | grep -q "certificate_expired"; do
 	k=$((k+1)); [ $k -gt 50 ] && fail "b: no expiry alert within 5 s: $(./inectl alerts)"; sleep 0.1
@@ -162,7 +176,7 @@ alive b
 echo "  b) writable again: retried and rotated ${took} s later, served on the port ${LAG} s after, alerts cleared, handshake ok"
 
 # --- c) backwards ------------------------------------------------------------
-T_C=$((B + 31 * D + 92 * D))
+T_C=$((TA + 92 * D))
 setclock $((T_C - 180))		# 3 min back: inside the 5-min back-dating
 stable "$s2" 4 || fail "c: a 3-min backwards step re-issued the certificates"
 member >/dev/null || fail "c: -3 min: member handshake"
@@ -197,7 +211,7 @@ no_cert_alerts d; alive d
 set -- $(dp_dates)
 [ "$2" -ge 0 ] && [ "$2" -le 600 ] || fail "d: notBefore not at real time (age $2 s)"
 echo "  d) real time: rotated in ${took} s, handshake ok, no alerts; $(jumps_logged) jumps logged"
-[ "$(jumps_logged)" -eq 6 ] || fail "want 6 jumps logged once each, got $(jumps_logged)"
+[ "$(jumps_logged)" -eq 7 ] || fail "want 7 jumps logged once each, got $(jumps_logged)"
 
 # --- e) a second node (no CA key: renews by CSR to node 1) -----------------
 # Both clocks +31 d: node 2 re-plans at once and gets new certificates from
