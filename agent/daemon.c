@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "tls.h"
 #include "inenl.h"
+#include "keylimit.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -168,9 +169,17 @@ static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (inenl_check(d->nl) == 1)
+	/* A request may have noticed the reload first (and replayed): what
+	 * counts is whether a replay happened since the last look. */
+	inenl_check(d->nl);
+	if (inenl_replays() != d->kmod_replays) {
+		d->kmod_replays = inenl_replays();
 		log_msg(LOG_LVL_WARN, "ine.ko was reloaded: this agent's live sessions are "
 			"registered again (replay %lu)", inenl_replays());
+		if (d->keylimit && keylimit_resubscribe(d->keylimit))
+			log_msg(LOG_LVL_WARN, "ine.ko events after the reload: not subscribed; "
+				"sessions nearing the key limit are not replaced");
+	}
 }
 
 int daemon_kmod_open(struct daemon *d)
@@ -187,6 +196,10 @@ int daemon_kmod_open(struct daemon *d)
 	d->kmod_timer = event_new(d->base, -1, EV_PERSIST, kmod_check_cb, d);
 	if (d->kmod_timer)
 		evtimer_add(d->kmod_timer, &tv);
+	rc = keylimit_start(d, &d->keylimit);
+	if (rc)
+		log_msg(LOG_LVL_WARN, "ine.ko events: %s; sessions nearing the AES-GCM key "
+			"limit will not be replaced", strerror(-rc));
 	return 0;
 }
 
@@ -195,6 +208,8 @@ void daemon_fini(struct daemon *d)
 	if (d->kmod_timer)
 		event_free(d->kmod_timer);
 	d->kmod_timer = NULL;
+	keylimit_free(d->keylimit);
+	d->keylimit = NULL;
 	inenl_close(d->nl);
 	d->nl = NULL;
 	if (d->pki_timer)
@@ -730,6 +745,13 @@ static int op_metrics_write(void *ctx, FILE *out)
 			m.listener_refused_full = ls.refused_full;
 			m.listener_paused = ls.paused;
 		}
+	}
+	if (d->keylimit) {
+		struct keylimit_stats ks;
+
+		keylimit_get_stats(d->keylimit, &ks);
+		m.key_limit_replaced = ks.replaced;
+		m.key_limit_kept = ks.kept;
 	}
 	m.alerts = json_array_size(a);
 	m.config_version = d->cfg->version;

@@ -57,6 +57,7 @@ struct daemon {
 	bool kmod_loaded;         /* ine.ko present */
 	struct inenl *nl;         /* ine.ko client; NULL without the module */
 	struct event *kmod_timer; /* notices an ine.ko reload (inenl_check) */
+	unsigned long kmod_replays;	/* inenl_replays() when last looked */
 	bool ktls_available;      /* kernel has the tls ULP */
 
 	/* Hooks other parts install (all optional). */
@@ -77,6 +78,11 @@ struct daemon {
 	struct daemon_relay *relay;          /* data-plane glue (daemon_relay.c) */
 	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
 	void *alerts_extra_arg;
+	/* Data plane: reset the relayed connection whose TLS socket is fd
+	 * (keylimit.c); -ENOENT if fd is not one of its connections. */
+	int (*session_retire)(void *arg, int fd, const char *why);
+	void *session_retire_arg;
+	struct keylimit *keylimit;	/* NULL without ine.ko */
 	/* Control plane: port 3342's handshake counters; -ENOENT while
 	 * nothing listens (no cluster yet). */
 	int (*listener_stats)(void *arg, struct listener_stats *st);

@@ -536,6 +536,14 @@ unsigned long inenl_replays(void)
 	return replays;
 }
 
+int inenl_session_fd(uint32_t id)
+{
+	for (size_t i = 0; id && i < reg.n; i++)
+		if (reg.e[i].id == id)
+			return inenl_reg_alive(&reg.e[i]) ? reg.e[i].fd : -ENOENT;
+	return -ENOENT;
+}
+
 struct walk {
 	struct inenl *nl;
 	inenl_session_fn fn;

@@ -59,6 +59,10 @@ int inenl_session_del(struct inenl *nl, uint32_t id, int fd);
 int inenl_check(struct inenl *nl);
 /* How many replays this process has done (status, tests). */
 unsigned long inenl_replays(void);
+/* The fd in this process of session `id` (as events and dumps name it), if
+ * this process registered it and the socket is still the one registered;
+ * else -ENOENT. */
+int inenl_session_fd(uint32_t id);
 
 /* One session as the module reports it (see INE_CMD_SESSION_GET). */
 struct inenl_session {

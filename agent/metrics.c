@@ -96,6 +96,12 @@ int metrics_write(const struct metrics_snapshot *m, FILE *f)
 	fprintf(f, "ine_config_version %" PRIu64 "\n", m->config_version);
 	head(f, "ine_kernel_module_loaded", "gauge", "1 if ine.ko answers, else 0.");
 	fprintf(f, "ine_kernel_module_loaded %d\n", m->kmod_loaded ? 1 : 0);
+	head(f, "ine_key_limit_sessions_total", "counter",
+	     "Sessions that reached the AES-GCM key usage threshold, by what the agent did.");
+	fprintf(f, "ine_key_limit_sessions_total{action=\"replaced\"} %" PRIu64 "\n",
+		m->key_limit_replaced);
+	fprintf(f, "ine_key_limit_sessions_total{action=\"kept\"} %" PRIu64 "\n",
+		m->key_limit_kept);
 	if (m->listener_known)
 		listener_write(m, f);
 	return ferror(f) ? -EIO : 0;

@@ -30,6 +30,8 @@ struct metrics_snapshot {
 	uint64_t guard_audited;          /* audit-mode plaintext seen */
 	uint64_t config_version;
 	bool kmod_loaded;                /* ine.ko answered */
+	/* Sessions past the key-usage threshold (keylimit.c). */
+	uint64_t key_limit_replaced, key_limit_kept;
 	/* Port 3342's handshakes (listener.c), when it listens. */
 	bool listener_known;
 	uint64_t listener_handshaking;
