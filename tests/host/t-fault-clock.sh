@@ -111,7 +111,10 @@ no_cert_alerts start
 # --- a0) 5 s before the rotation point: the daemon's timer rotates at it,
 # and port 3342 serves the new certificate (the old agent kept serving the
 # old one after a rotation by that timer) ----------------------------------
-setclock $((B + 30 * D - 300 - 5))	# notBefore is back-dated 5 min
+nb=$(curl -s --unix-socket "$T/a.sock" http://localhost/v1/cluster/certificates |
+	jq -r '[.ccs_internode_encryption.not_before, .data_internode_encryption.not_before] | min')
+setclock $((nb + 30 * D - 5 - $(date +%s)))
+A0=$CLK
 sleep 2.5
 [ "$(serials)" = "$s0" ] || fail "a0: rotated before the rotation point"
 took=$(wait_new "$s0" 10) || fail "a0: not rotated at the rotation point"
@@ -122,7 +125,7 @@ s0=$(serials)
 
 # --- a) +31 d: past the 30-day rotation age --------------------------------
 j0=$(jumps_logged)
-setclock $((B + 30 * D - 305 + 31 * D))
+setclock $((A0 + 31 * D))
 took=$(wait_new "$s0" 8) || fail "a: +31 d: not rotated within 8 s (serials $(serials))"
 s1=$(serials)
 [ "$(jumps_logged)" -gt "$j0" ] || fail "a: jump not logged"
@@ -137,7 +140,7 @@ echo "  a) +31 d: rotated in ${took} s (jump logged once), served on the port ${
 
 # --- b) read-only state dir, then past expiry ------------------------------
 mount -o remount,ro "$T/s" || fail "remount ro"
-TA=$((B + 30 * D - 305 + 31 * D))	# when a) rotated
+TA=$((A0 + 31 * D))			# when a) rotated
 setclock $((TA + 92 * D))		# notAfter (+90 d) passed 2 days ago
 k=0
 until ./inectl alerts | grep -q "certificate_expired"; do
