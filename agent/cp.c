@@ -30,6 +30,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pki.h"
+#include "rotalert.h"
 #include "ktls.h"
 #include "tls.h"
 #include "tlsio.h"
@@ -126,9 +127,15 @@ struct cp {
 	struct cp_req *reqs;
 	int64_t next_req_id;
 	bool csr_inflight[PKI_NPLANES];
+	/* clock_mono() of the last scheduled CSR per plane (0: none or it
+	 * failed): see CP_RENEW_MIN_S. */
+	time_t csr_sent[PKI_NPLANES];
 
 	struct event *tick;
 	struct event *cert_tick;
+	struct clock_watch *clock_watch;	/* jumps: rotation_check now */
+	uint64_t published_gen;		/* PKI generation port 3342 and the
+					 * relay were last told about */
 	struct event *reaper;
 	struct cp_sess *dead;
 
@@ -482,6 +489,7 @@ static void listener_sync(struct cp *cp);
 
 static void notify_pki(struct cp *cp)
 {
+	cp->published_gen = pki_state_generation(PKI(cp));
 	listener_sync(cp);
 	if (cp->hooks.pki_changed)
 		cp->hooks.pki_changed(cp->hooks.arg);
@@ -1056,8 +1064,13 @@ static void req_finish(struct cp_req *r, int rc, const char *msg)
 	cp_done_fn done = r->done;
 	void *arg = r->arg;
 
-	if (r->kind == REQ_CSR)
+	if (r->kind == REQ_CSR) {
 		cp->csr_inflight[PKI_PIDX(r->plane)] = false;
+		if (rc < 0) {
+			cp->csr_sent[PKI_PIDX(r->plane)] = 0;	/* retry next check */
+			rotalert_set(PKI(cp), r->plane, "%s", msg);
+		}
+	}
 	req_free(cp, r);
 	if (done)
 		done(arg, rc, msg);
@@ -1484,13 +1497,17 @@ static void rotate_remote_done(void *arg)
 	int ret;
 
 	cp->csr_inflight[PKI_PIDX(k->plane)] = false;
+	cp->csr_sent[PKI_PIDX(k->plane)] = 0;	/* until the CSR is sent */
 	if (k->ret < 0 || !PKI(cp)) {
 		log_warn("control plane: cannot make a %s key: %s",
 			 pki_plane_str(k->plane), k->perr.msg);
+		rotalert_set(PKI(cp), k->plane, "cannot make a key: %s", k->perr.msg);
 		goto out;
 	}
-	if (!p || !p->up || !p->sess)
+	if (!p || !p->up || !p->sess) {
+		rotalert_set(PKI(cp), k->plane, "primary node %u unreachable", primary);
 		goto out;	/* retried on the next tick */
+	}
 	me = config_node_find(live(cp), cp_node_id(cp));
 	ret = pki_node_csr(k->key[PKI_PIDX(k->plane)], pki_state_cluster_id(PKI(cp)),
 			   cp_node_id(cp), me ? me->name : "?", k->plane, &csr,
@@ -1498,6 +1515,7 @@ static void rotate_remote_done(void *arg)
 	if (ret < 0) {
 		log_warn("control plane: cannot make a %s CSR: %s",
 			 pki_plane_str(k->plane), perr.msg);
+		rotalert_set(PKI(cp), k->plane, "cannot make a CSR: %s", perr.msg);
 		goto out;
 	}
 	r = req_new(cp, REQ_CSR, primary, csr_done_cb, cp);
@@ -1507,6 +1525,7 @@ static void rotate_remote_done(void *arg)
 	k->key[PKI_PIDX(k->plane)] = NULL;
 	r->plane = k->plane;
 	cp->csr_inflight[PKI_PIDX(k->plane)] = true;
+	cp->csr_sent[PKI_PIDX(k->plane)] = clock_mono();
 	ret = cp_sess_send(p->sess, cpmsg_pack(CPMSG_CSR, "{s:I, s:s, s:s}",
 		"id", (json_int_t)r->id, "plane", pki_plane_str(k->plane),
 		"csr", csr));
@@ -1552,10 +1571,15 @@ static void rotate_local_done(void *arg)
 	struct pki_err perr = { "" };
 	struct config_node *me;
 	uint64_t gen;
+	int failed = 0;
 
 	cp->rotating_local = false;
 	if (k->ret < 0 || !PKI(cp)) {
 		log_warn("control plane: rotation: cannot make keys: %s", k->perr.msg);
+		for (int pl = PKI_PLANE_CP; pl <= PKI_PLANE_DP; pl++)
+			rotalert_set(PKI(cp), (enum pki_plane)pl, "cannot make keys: %s",
+				     k->perr.msg);
+		failed = 1;
 		goto out;
 	}
 	gen = pki_state_generation(PKI(cp));
@@ -1584,14 +1608,24 @@ static void rotate_local_done(void *arg)
 		if (ret < 0) {
 			log_warn("control plane: rotation of the %s certificate failed: %s",
 				 pki_plane_str((enum pki_plane)pl), perr.msg);
+			rotalert_set(PKI(cp), (enum pki_plane)pl, "%s", perr.msg);
+			failed = 1;
 			break;
 		}
 	}
-	log_info("control plane: certificates rotated (generation %u)",
-		 live(cp)->certs.generation);
+	if (!failed)
+		log_info("control plane: certificates rotated (generation %u)",
+			 live(cp)->certs.generation);
 	if (pki_state_generation(PKI(cp)) != gen)
 		notify_pki(cp);
 out:
+	/* rotation_check counted the requested rotation as done when it
+	 * started it: make it due again so the next check retries. */
+	if (failed && cp->rotated_gen >= live(cp)->certs.generation &&
+	    live(cp)->certs.generation > 0) {
+		cp->rotated_gen = live(cp)->certs.generation - 1;
+		save_cpstate(cp);
+	}
 	keyjob_free(k);
 }
 
@@ -1615,6 +1649,8 @@ static int rotate_local(struct cp *cp)
 	return 0;
 }
 
+#define CP_RENEW_MIN_S	3600	/* plan-driven CSRs per plane, at most */
+
 /* Rotate what is due: the replicated rotation generation moved (manual
  * rotation) or the PKI plan says so (every 30 days / missing cert). */
 static void rotation_check(struct cp *cp)
@@ -1625,6 +1661,7 @@ static void rotation_check(struct cp *cp)
 	unsigned mask = 0;
 	uint64_t gen;
 	bool manual;
+	int ret;
 
 	if (!PKI(cp))
 		return;
@@ -1633,28 +1670,47 @@ static void rotation_check(struct cp *cp)
 	if (pki_ca_can_sign(pki_state_ca(PKI(cp)))) {
 		if (manual && rotate_local(cp) < 0)
 			return;
-		if (pki_state_tick(PKI(cp), clock_now(), &plan, &perr) < 0)
+		if (pki_state_tick(PKI(cp), clock_now(), &plan, &perr) < 0) {
 			log_warn("control plane: certificate check: %s", perr.msg);
+			rotalert_tick_failed(PKI(cp), clock_now(), perr.msg);
+		}
 	} else {
 		pki_state_tick(PKI(cp), clock_now(), &plan, &perr);
 		pki_state_dates(PKI(cp), dates);
 		pki_plan(dates, clock_now(), &plan);
 		for (int pl = PKI_PLANE_CP; pl <= PKI_PLANE_DP; pl++) {
 			enum pki_action a = plan.plane[PKI_PIDX(pl)].action;
+			time_t sent = cp->csr_sent[PKI_PIDX(pl)];
 
-			if (manual || a == PKI_ACT_ROTATE || a == PKI_ACT_ISSUE)
+			/* The primary signs with its own clock: when ours is
+			 * off, the certificate it returns can look due again
+			 * (too old, or not yet valid).  Such a plan-driven
+			 * renewal is asked for at most once per CP_RENEW_MIN_S
+			 * (monotonic), never in a loop. */
+			if (manual || a == PKI_ACT_ISSUE ||
+			    (a == PKI_ACT_ROTATE &&
+			     (!sent || clock_mono() - sent >= CP_RENEW_MIN_S)))
 				mask |= PKI_MASK(pl);
 		}
 		for (int pl = PKI_PLANE_CP; pl <= PKI_PLANE_DP; pl++)
 			if ((mask & PKI_MASK(pl)) &&
-			    rotate_remote(cp, (enum pki_plane)pl) < 0)
+			    (ret = rotate_remote(cp, (enum pki_plane)pl)) < 0) {
+				rotalert_set(PKI(cp), (enum pki_plane)pl, "%s",
+					     ret == -EHOSTUNREACH ?
+					     "the primary (the CA) is unreachable" :
+					     strerror(-ret));
 				return;	/* retried on the next tick */
+			}
 	}
 	if (manual) {
 		cp->rotated_gen = live(cp)->certs.generation;
 		save_cpstate(cp);
 	}
-	if (pki_state_generation(PKI(cp)) != gen)
+	/* The daemon's PKI timer rotates the same state (on a clock jump
+	 * both run at once, in either order): publish what it did too, or
+	 * the port keeps serving the old, maybe expired, certificates. */
+	if (pki_state_generation(PKI(cp)) != gen ||
+	    pki_state_generation(PKI(cp)) != cp->published_gen)
 		notify_pki(cp);
 }
 
@@ -1664,6 +1720,13 @@ static void cert_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd; (void)what;
 	rotation_check(cp);
+}
+
+/* The wall clock jumped: what is due changed now, not at the next tick. */
+static void cert_clock_jumped(void *arg, time_t jump)
+{
+	(void)jump;
+	rotation_check(arg);
 }
 
 /* ------------------------------------------------------------ peers */
@@ -2170,6 +2233,10 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	peers_sync(cp);
+	/* The daemon's PKI timer rotates the same state (a scheduled
+	 * rotation, a retry after a failure): serve it within a tick. */
+	if (PKI(cp) && pki_state_generation(PKI(cp)) != cp->published_gen)
+		notify_pki(cp);
 }
 
 /* ------------------------------------------------------------ status */
@@ -2415,7 +2482,8 @@ int cp_new(struct event_base *base, const struct cp_opts *opts,
 	cp->reaper = event_new(base, -1, 0, reaper_cb, cp);
 	cp->tick = event_new(base, -1, EV_PERSIST, tick_cb, cp);
 	cp->cert_tick = event_new(base, -1, EV_PERSIST, cert_tick_cb, cp);
-	if (!cp->reaper || !cp->tick || !cp->cert_tick) {
+	cp->clock_watch = clock_watch_new(base, cert_clock_jumped, cp);
+	if (!cp->reaper || !cp->tick || !cp->cert_tick || !cp->clock_watch) {
 		ret = fail(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -2427,6 +2495,7 @@ int cp_new(struct event_base *base, const struct cp_opts *opts,
 			 (unsigned long long)live(cp)->version);
 		listener_sync(cp);
 		peers_sync(cp);
+		cp->published_gen = pki_state_generation(PKI(cp));
 	}
 	*out = cp;
 	return 0;
@@ -2482,6 +2551,7 @@ void cp_free(struct cp *cp)
 		event_free(cp->tick);
 	if (cp->cert_tick)
 		event_free(cp->cert_tick);
+	clock_watch_free(cp->clock_watch);
 	if (cp->listener)
 		listener_free(cp->listener);
 	tls_ctx_free(cp->server_ctx);

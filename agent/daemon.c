@@ -21,8 +21,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
+#include "rotalert.h"
 
 #define PKI_TICK_MAX 3600  /* re-plan at least hourly */
+#define PKI_RETRY_MIN 5    /* a failed rotation is retried after 5 s, 10 s, ... */
 
 static int path_join(char **out, const char *dir, const char *name)
 {
@@ -38,7 +40,9 @@ static void probe_kernel(struct daemon *d)
 }
 
 /* Rotation, customer fallback and alert logging run on PKI's own plan;
- * re-armed for when the plan next changes (at most an hour away). */
+ * re-armed for when the plan next changes (at most an hour away).  A
+ * failure (full or read-only state directory) raises cert_rotation_failed
+ * and is retried soon, backing off to hourly. */
 static void pki_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -51,13 +55,36 @@ static void pki_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!d->pki)
 		return;
-	if (pki_state_tick(d->pki, now, &plan, &perr))
+	if (pki_state_tick(d->pki, now, &plan, &perr)) {
 		log_msg(LOG_LVL_ERR, "certificate maintenance failed: %s", perr.msg);
-	else if (plan.next > now && plan.next - now < PKI_TICK_MAX)
-		tv.tv_sec = plan.next - now;
+		rotalert_tick_failed(d->pki, now, perr.msg);
+		d->pki_retry_s = d->pki_retry_s ? d->pki_retry_s * 2 : PKI_RETRY_MIN;
+		if (d->pki_retry_s > PKI_TICK_MAX)
+			d->pki_retry_s = PKI_TICK_MAX;
+		tv.tv_sec = d->pki_retry_s;
+	} else {
+		d->pki_retry_s = 0;
+		if (plan.next > now && plan.next - now < PKI_TICK_MAX)
+			tv.tv_sec = plan.next - now;
+	}
+	for (int p = PKI_PLANE_CP; p <= PKI_PLANE_DP; p++)
+		rotalert_get(d->pki, (enum pki_plane)p, NULL, 0);  /* clears, logs */
 	if (tv.tv_sec < 1)
 		tv.tv_sec = 1;
 	evtimer_add(d->pki_timer, &tv);
+}
+
+/* The wall clock jumped: rotation and expiry points moved; re-plan now
+ * rather than at the next tick (up to an hour away). */
+static void clock_jumped(void *arg, time_t jump)
+{
+	struct daemon *d = arg;
+	struct timeval now = { 0, 0 };
+
+	(void)jump;
+	d->pki_retry_s = 0;
+	if (d->pki && d->pki_timer)
+		evtimer_add(d->pki_timer, &now);
 }
 
 void daemon_pki_set(struct daemon *d, struct pki_state *pki)
@@ -97,7 +124,8 @@ int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir
 	}
 	if (rc)
 		goto err;
-	if (!(d->pki_timer = evtimer_new(base, pki_tick, d))) {
+	if (!(d->pki_timer = evtimer_new(base, pki_tick, d)) ||
+	    !(d->clock_watch = clock_watch_new(base, clock_jumped, d))) {
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -187,6 +215,8 @@ void daemon_fini(struct daemon *d)
 	if (d->pki_timer)
 		event_free(d->pki_timer);
 	d->pki_timer = NULL;
+	clock_watch_free(d->clock_watch);
+	d->clock_watch = NULL;
 	pki_state_free(d->pki);
 	d->pki = NULL;
 	config_free(d->cfg);
@@ -625,6 +655,15 @@ static json_t *op_alerts_get(void *ctx)
 				"plane", plane_key[p], "description",
 				ps->message[0] ? ps->message : pki_alert_str(ps->alert),
 				"seconds_left", (json_int_t)(ps->not_after - clock_now())));
+		}
+		for (int p = 0; p < CONFIG_PLANE_N; p++) {
+			char msg[PKI_ERR_MAX + 64];
+
+			if (rotalert_get(d->pki, (enum pki_plane)(p + 1), msg, sizeof(msg)))
+				json_array_append_new(a, json_pack(
+					"{s:s, s:s, s:s, s:s}", "name", "cert_rotation_failed",
+					"severity", "warning", "plane", plane_key[p],
+					"description", msg));
 		}
 	}
 	if (a && d->alerts_extra) {

@@ -25,6 +25,7 @@ struct pki_state;
 struct inenl;
 struct daemon_relay;
 struct metrics_snapshot;
+struct clock_watch;
 
 #define DAEMON_STATE_DIR  "/var/lib/ine"
 #define DAEMON_MAX_WATCH  8
@@ -51,6 +52,8 @@ struct daemon {
 	struct api *api;
 	struct pki_state *pki;    /* NULL before create/join */
 	struct event *pki_timer;  /* pki_state_tick: rotation, fallback, alerts */
+	unsigned pki_retry_s;     /* after a failed tick: next retry (backs off) */
+	struct clock_watch *clock_watch;  /* wall-clock jumps re-plan at once */
 	bool kmod_loaded;         /* ine.ko present */
 	struct inenl *nl;         /* ine.ko client; NULL without the module */
 	struct event *kmod_timer; /* notices an ine.ko reload (inenl_check) */

@@ -57,10 +57,16 @@ static void plan_plane(const struct pki_plane_dates *d, const char *pl,
 	pp->message[0] = '\0';
 
 	/* Internal certificates are kept fresh even while customer ones are
-	 * served, so a fallback always has a valid certificate to switch to. */
+	 * served, so a fallback always has a valid certificate to switch to.
+	 * One whose notBefore is still ahead (issued under a clock that has
+	 * since been stepped back by more than the 5-minute back-dating) is
+	 * refused by every verifier on this clock, ours included: re-issue it
+	 * now.  The new one starts before `now`, so this happens once per
+	 * backwards jump, not in a loop. */
 	if (!d->internal)
 		pp->action = PKI_ACT_ISSUE;
-	else if (now - d->int_not_before >= DAYS(PKI_ROTATE_AGE_DAYS))
+	else if (now - d->int_not_before >= DAYS(PKI_ROTATE_AGE_DAYS) ||
+		 d->int_not_before > now)
 		pp->action = PKI_ACT_ROTATE;
 	if (d->internal) {
 		consider(next, now, d->int_not_before + DAYS(PKI_ROTATE_AGE_DAYS));
