@@ -59,6 +59,20 @@ ine_cluster_form() {
 			ine_die "node$i join"
 		i=$((i + 1))
 	done
+	# Joined is not yet connected: a write on node N right after its join
+	# may find the link to the primary still coming up.  Wait until every
+	# node has a control-plane session with every other.
+	i=1
+	while [ $i -le $1 ]; do
+		wait_for 60 ine_all_connected $i $1 ||
+			ine_die "node$i is not connected to every other node: $(I $i status --json |
+				jq -c '[.nodes[] | {uid, connected}]')"
+		i=$((i + 1))
+	done
+}
+ine_all_connected() { # NODE NODES
+	[ "$(I $1 status --json | jq '[.nodes[] | select(.connected == true)] | length')" = \
+		$(($2 - 1)) ]
 }
 # redis_synced MNODE MPORT RNODE RPORT: the replica's link is up and both
 # sides hold the same data (DEBUG DIGEST needs --enable-debug-command).
