@@ -2157,6 +2157,7 @@ static void member_accept(void *arg, struct tls_conn *c)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cp *cp = arg;
+	json_t *st = NULL;
 
 	(void)fd; (void)what;
 	for (uint32_t id = 1; id <= MAX_PEERS; id++) {
@@ -2164,10 +2165,17 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (p && p->up && p->sess) {
 			cp_sess_send(p->sess, cpmsg_pack(CPMSG_PING, "{}"));
-			if (p->sess)
-				cp_sess_send(p->sess, status_msg(cp, 0));
+			/* One status for every peer: it lists every session
+			 * (a netlink dump and a JSON object each), which with a
+			 * thousand relayed connections is the agent's biggest
+			 * periodic cost. */
+			if (!st)
+				st = status_msg(cp, 0);
+			if (p->sess && st)
+				cp_sess_send(p->sess, json_incref(st));
 		}
 	}
+	json_decref(st);
 	peers_sync(cp);
 }
 
