@@ -205,9 +205,10 @@ void api_req_done(struct api_req *req, int rc, const char *err)
 				      err && *err ? err : strerror(-rc));
 		else if (rc == -EEXIST || rc == -EBUSY)
 			api_req_error(req, 409, "conflict", "%s", err && *err ? err : strerror(-rc));
+		else if (err && *err)	/* names the cause already */
+			api_req_error(req, 500, "commit_failed", "%s", err);
 		else
-			api_req_error(req, 500, "commit_failed", "%s: %s",
-				      err && *err ? err : "could not apply the change",
+			api_req_error(req, 500, "commit_failed", "could not apply the change: %s",
 				      strerror(-rc));
 		return;
 	}

@@ -546,6 +546,15 @@ static void metrics(struct api_req *req, void *arg)
 
 /* ---- routes ---------------------------------------------------------- */
 
+/* A route without a fixed node listens on every node but its peer. */
+static bool route_has_listener(const struct config *c, const struct config_route *r)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (c->nodes[i].id != r->peer_node)
+			return true;
+	return false;
+}
+
 static void routes_list(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
@@ -555,7 +564,7 @@ static void routes_list(struct api_req *req, void *arg)
 	struct config *next;
 	struct config_route r;
 	char err[CONFIG_ERR_MAX];
-	json_t *body;
+	json_t *body, *out;
 	uint32_t id;
 
 	(void)arg;
@@ -588,7 +597,15 @@ static void routes_list(struct api_req *req, void *arg)
 		api_req_error(req, 500, "internal_error", "out of memory");
 		return;
 	}
-	edit_commit(req, next, config_route_to_json(config_route_find(next, id)));
+	out = config_route_to_json(config_route_find(next, id));
+	if (!r.node && !route_has_listener(c, &r))
+		/* Valid (nodes that join later will listen), but useless now:
+		 * say so rather than let the operator hunt for the port. */
+		json_object_set_new(out, "warning", json_sprintf(
+			"no node listens on port %u yet: a route listens on every node "
+			"except its peer (node %u), and the cluster has no other node",
+			r.listen_port, r.peer_node));
+	edit_commit(req, next, out);
 }
 
 static void route_one(struct api_req *req, void *arg)

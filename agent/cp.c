@@ -619,7 +619,8 @@ static void sess_register(struct cp_sess *s)
 			return;
 		}
 	}
-	if (s->nl_id && inenl_session_update(s->cp->nl, s->nl_id, &a) < 0)
+	/* By fd: the id changes if ine.ko is reloaded (inenl replays). */
+	if (s->nl_id && inenl_session_update(s->cp->nl, 0, &a) < 0)
 		log_warn("control plane: ine.ko: cannot update session %u: %s",
 			 s->nl_id, inenl_last_error(s->cp->nl));
 }
@@ -1786,10 +1787,10 @@ static void on_hello(struct cp_sess *s, json_t *msg)
 	p->backoff_ms = CP_RECONNECT_MIN_MS;
 	if (s->nl_id && cp->nl) {
 		const struct config_node *n = config_node_find(live(cp), id);
-		struct inenl_session_add a = { .peer_node_id = id,
+		struct inenl_session_add a = { .fd = s->fd, .peer_node_id = id,
 					       .peer_name = n ? n->name : NULL };
 
-		inenl_session_update(cp->nl, s->nl_id, &a);
+		inenl_session_update(cp->nl, 0, &a);
 	}
 	p->last_error[0] = '\0';
 	if (p->redial)

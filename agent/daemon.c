@@ -16,6 +16,8 @@
 #include "daemon.h"
 #include "tls.h"
 #include "inenl.h"
+#include "keylimit.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -128,20 +130,58 @@ err:
 	return rc;
 }
 
+/* An idle agent would notice an ine.ko reload only at its next request;
+ * until then the reloaded module knows none of its sessions (status shows
+ * none, the guard treats software-mode ones as plaintext).  Ask often. */
+#define KMOD_CHECK_MS 2000
+
+static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	/* A request may have noticed the reload first (and replayed): what
+	 * counts is whether a replay happened since the last look. */
+	inenl_check(d->nl);
+	if (inenl_replays() != d->kmod_replays) {
+		d->kmod_replays = inenl_replays();
+		log_msg(LOG_LVL_WARN, "ine.ko was reloaded: this agent's live sessions are "
+			"registered again (replay %lu)", inenl_replays());
+		if (d->keylimit && keylimit_resubscribe(d->keylimit))
+			log_msg(LOG_LVL_WARN, "ine.ko events after the reload: not subscribed; "
+				"sessions nearing the key limit are not replaced");
+	}
+}
+
 int daemon_kmod_open(struct daemon *d)
 {
+	struct timeval tv = { KMOD_CHECK_MS / 1000, (KMOD_CHECK_MS % 1000) * 1000 };
 	int rc = inenl_open(&d->nl);
 
 	if (rc) {
 		d->nl = NULL;
 		log_msg(LOG_LVL_WARN, "ine.ko not available (%s): status shows the agent's "
 			"own sessions and no plaintext guard runs", strerror(-rc));
+		return rc;
 	}
-	return rc;
+	d->kmod_timer = event_new(d->base, -1, EV_PERSIST, kmod_check_cb, d);
+	if (d->kmod_timer)
+		evtimer_add(d->kmod_timer, &tv);
+	rc = keylimit_start(d, &d->keylimit);
+	if (rc)
+		log_msg(LOG_LVL_WARN, "ine.ko events: %s; sessions nearing the AES-GCM key "
+			"limit will not be replaced", strerror(-rc));
+	return 0;
 }
 
 void daemon_fini(struct daemon *d)
 {
+	if (d->kmod_timer)
+		event_free(d->kmod_timer);
+	d->kmod_timer = NULL;
+	keylimit_free(d->keylimit);
+	d->keylimit = NULL;
 	inenl_close(d->nl);
 	d->nl = NULL;
 	if (d->pki_timer)
@@ -517,6 +557,25 @@ static json_t *sessions_get(struct daemon *d, const char **source)
 	return a ? a : json_array();
 }
 
+/* Port 3342's handshake counters, or null while nothing listens. */
+static json_t *listener_json(struct daemon *d)
+{
+	struct listener_stats ls;
+
+	if (!d->listener_stats || d->listener_stats(d->listener_stats_arg, &ls))
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "handshaking", (json_int_t)ls.handshaking,
+			 "accepted", (json_int_t)ls.accepted,
+			 "handed_off", (json_int_t)ls.handed_off,
+			 "failed", (json_int_t)ls.failed,
+			 "timed_out", (json_int_t)ls.timed_out,
+			 "hello_timed_out", (json_int_t)ls.hello_timed_out,
+			 "evicted", (json_int_t)ls.evicted,
+			 "refused_full", (json_int_t)ls.refused_full,
+			 "paused", (json_int_t)ls.paused);
+}
+
 static json_t *op_status_local(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -526,14 +585,15 @@ static json_t *op_status_local(void *ctx)
 
 	probe_kernel(d);
 	sessions = sessions_get(d, &source);
-	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:I}",
+	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:I, s:o}",
 			 "uid", (json_int_t)d->self_node, "name", n ? n->name : "local",
 			 "kernel_module_loaded", d->nl != NULL,
 			 "kernel_tls_available", d->ktls_available,
 			 "offload", d->ktls_available ? "kernel" : "software",
 			 "sessions_source", source,
 			 "sessions", sessions, "certificates", op_certs_get(d),
-			 "config_version", (json_int_t)d->cfg->version);
+			 "config_version", (json_int_t)d->cfg->version,
+			 "listener", listener_json(d));
 }
 
 static json_t *op_status_peers(void *ctx)
@@ -630,6 +690,29 @@ static int op_metrics_write(void *ctx, FILE *out)
 		}
 	} else if (d->metrics_fill) {
 		d->metrics_fill(d->sessions_arg, &m);
+	}
+	if (d->listener_stats) {
+		struct listener_stats ls;
+
+		if (d->listener_stats(d->listener_stats_arg, &ls) == 0) {
+			m.listener_known = true;
+			m.listener_handshaking = ls.handshaking;
+			m.listener_accepted = ls.accepted;
+			m.listener_handed_off = ls.handed_off;
+			m.listener_failed = ls.failed;
+			m.listener_timed_out = ls.timed_out;
+			m.listener_hello_timed_out = ls.hello_timed_out;
+			m.listener_evicted = ls.evicted;
+			m.listener_refused_full = ls.refused_full;
+			m.listener_paused = ls.paused;
+		}
+	}
+	if (d->keylimit) {
+		struct keylimit_stats ks;
+
+		keylimit_get_stats(d->keylimit, &ks);
+		m.key_limit_replaced = ks.replaced;
+		m.key_limit_kept = ks.kept;
 	}
 	m.alerts = json_array_size(a);
 	m.config_version = d->cfg->version;

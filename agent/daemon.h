@@ -39,6 +39,8 @@ typedef json_t *(*daemon_json_fn)(void *arg);
 typedef int (*daemon_check_fn)(void *arg, const struct config *next, uint32_t self,
 			       char *err, size_t errlen);
 
+struct listener_stats;
+
 struct daemon {
 	struct event_base *base;
 	char *state_dir;
@@ -51,6 +53,8 @@ struct daemon {
 	struct event *pki_timer;  /* pki_state_tick: rotation, fallback, alerts */
 	bool kmod_loaded;         /* ine.ko present */
 	struct inenl *nl;         /* ine.ko client; NULL without the module */
+	struct event *kmod_timer; /* notices an ine.ko reload (inenl_check) */
+	unsigned long kmod_replays;	/* inenl_replays() when last looked */
 	bool ktls_available;      /* kernel has the tls ULP */
 
 	/* Hooks other parts install (all optional). */
@@ -71,6 +75,15 @@ struct daemon {
 	struct daemon_relay *relay;          /* data-plane glue (daemon_relay.c) */
 	json_t *(*alerts_extra)(void *arg);  /* more alerts (array), optional */
 	void *alerts_extra_arg;
+	/* Data plane: reset the relayed connection whose TLS socket is fd
+	 * (keylimit.c); -ENOENT if fd is not one of its connections. */
+	int (*session_retire)(void *arg, int fd, const char *why);
+	void *session_retire_arg;
+	struct keylimit *keylimit;	/* NULL without ine.ko */
+	/* Control plane: port 3342's handshake counters; -ENOENT while
+	 * nothing listens (no cluster yet). */
+	int (*listener_stats)(void *arg, struct listener_stats *st);
+	void *listener_stats_arg;
 	int n_watch;
 	/* The last configuration write that failed (empty: the last one
 	 * worked): an alert until a write succeeds. */

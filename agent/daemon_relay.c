@@ -267,6 +267,13 @@ static void on_config(void *arg, const struct config *old, const struct config *
 	apply(arg, cur);
 }
 
+static int retire(void *arg, int fd, const char *why)
+{
+	struct daemon_relay *dr = arg;
+
+	return dr->r ? relay_retire_fd(dr->r, fd, why) : -ENOENT;
+}
+
 int daemon_relay_new(struct daemon *d, struct daemon_relay **out)
 {
 	struct daemon_relay *dr = calloc(1, sizeof(*dr));
@@ -284,6 +291,8 @@ int daemon_relay_new(struct daemon *d, struct daemon_relay **out)
 	d->sessions_arg = dr;
 	d->alerts_extra = alerts;
 	d->alerts_extra_arg = dr;
+	d->session_retire = retire;
+	d->session_retire_arg = dr;
 	d->relay = dr;
 	*out = dr;
 	return 0;
@@ -306,6 +315,7 @@ void daemon_relay_free(struct daemon_relay *dr)
 		dr->d->sessions_local = NULL;
 		dr->d->metrics_fill = NULL;
 		dr->d->alerts_extra = NULL;
+		dr->d->session_retire = NULL;
 	}
 	for (int i = 0; i < dr->d->n_watch; i++)
 		if (dr->d->watch[i].arg == dr)
@@ -341,8 +351,13 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 	uint16_t port;
 	int rc;
 
+	/* cp_new() announces its listener before main() has wired the TLS
+	 * context source; main() announces it again once it has.  Not an
+	 * error, so say nothing. */
+	if (!dr->ctx_new)
+		return -EAGAIN;
 	if (!dr->r) {
-		if (!dr->ctx_new || !(dr->ctx = dr->ctx_new(dr->ctx_arg))) {
+		if (!(dr->ctx = dr->ctx_new(dr->ctx_arg))) {
 			log_msg(LOG_LVL_ERR, "data plane: no TLS context for this node's "
 				"certificates; the relay is not started");
 			return -ENOKEY;

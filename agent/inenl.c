@@ -9,6 +9,7 @@
 #include <netlink/genl/genl.h>
 #include <netlink/genl/ctrl.h>
 #include "inenl.h"
+#include "inenl_reg.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -23,6 +24,16 @@ struct inenl {
 	int cb_ret;
 	char errmsg[256];
 };
+
+/* One record for the whole process, not one per handle: the control plane
+ * and the data plane use separate handles, and a socket registered through
+ * one (the listener's provisional entry) is often updated or replaced
+ * through the other.  ine.ko's registry is per namespace; so is an agent. */
+static struct inenl_reg reg;
+static bool replaying;
+static unsigned long replays;
+
+static void replay(struct inenl *nl);
 
 /* ---- attribute readers: lengths checked, never trust the peer ---------- */
 
@@ -244,7 +255,9 @@ static int request_once(struct inenl *nl, struct nl_msg *msg,
  * does not know: after `rmmod ine; modprobe ine` the family comes back under
  * a new id, so look the name up again and, if the id moved, resend once.
  * (ENOENT is also "no such session"; then the id has not moved and the
- * answer stands.)
+ * answer stands.)  A new family is a new, empty registry: what this process
+ * had registered is registered again first (replay()), so a request about
+ * one of those sessions finds it.
  */
 static int request(struct inenl *nl, struct nl_msg *msg,
 		   nl_recvmsg_msg_cb_t valid, void *arg)
@@ -255,6 +268,7 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 		fam = genl_ctrl_resolve(nl->sk, INE_GENL_NAME);
 		if (fam >= 0 && fam != nl->family) {
 			nl->family = fam;
+			replay(nl);
 			nlmsg_hdr(msg)->nlmsg_type = (uint16_t)fam;
 			nlmsg_hdr(msg)->nlmsg_seq = NL_AUTO_SEQ;
 			ret = request_once(nl, msg, valid, arg);
@@ -411,6 +425,8 @@ int inenl_session_add(struct inenl *nl, const struct inenl_session_add *a,
 	if (!msg)
 		return -ENOMEM;
 	ret = request(nl, msg, add_reply, &got);
+	if (ret == 0 && !replaying)
+		inenl_reg_add(&reg, a, got);
 	if (ret == 0 && id)
 		*id = got;
 	return ret;
@@ -421,32 +437,111 @@ int inenl_session_set_state(struct inenl *nl, uint32_t id, int fd,
 {
 	struct inenl_session_add f = { .state = state };
 	struct nl_msg *msg;
+	int ret;
 
 	if (!id && fd < 0)
 		return -EINVAL;
 	msg = session_msg(nl, INE_CMD_SESSION_SET, NLM_F_ACK, id, fd, &f);
-	return msg ? request(nl, msg, NULL, NULL) : -ENOMEM;
+	if (!msg)
+		return -ENOMEM;
+	ret = request(nl, msg, NULL, NULL);
+	if (ret == 0)
+		inenl_reg_update(&reg, id, fd, &f);
+	return ret;
 }
 
 int inenl_session_update(struct inenl *nl, uint32_t id,
 			 const struct inenl_session_add *a)
 {
 	struct nl_msg *msg;
+	int ret;
 
 	if (!id && a->fd < 0)
 		return -EINVAL;
 	msg = session_msg(nl, INE_CMD_SESSION_SET, NLM_F_ACK, id, a->fd, a);
-	return msg ? request(nl, msg, NULL, NULL) : -ENOMEM;
+	if (!msg)
+		return -ENOMEM;
+	ret = request(nl, msg, NULL, NULL);
+	if (ret == 0)
+		inenl_reg_update(&reg, id, a->fd, a);
+	return ret;
 }
 
 int inenl_session_del(struct inenl *nl, uint32_t id, int fd)
 {
 	struct nl_msg *msg;
+	int ret;
 
 	if (!id && fd < 0)
 		return -EINVAL;
 	msg = session_msg(nl, INE_CMD_SESSION_DEL, NLM_F_ACK, id, fd, NULL);
-	return msg ? request(nl, msg, NULL, NULL) : -ENOMEM;
+	if (!msg)
+		return -ENOMEM;
+	ret = request(nl, msg, NULL, NULL);
+	if (ret == 0 || ret == -ENOENT)
+		inenl_reg_del(&reg, id, fd);
+	return ret;
+}
+
+/* Registers every remembered session again under the new family.  A socket
+ * closed since (or its fd number now someone else's) is forgotten, never
+ * registered: registration is what lets traffic past the guard. */
+static void replay(struct inenl *nl)
+{
+	struct inenl_session_add a;
+	size_t i = 0;
+	uint32_t id;
+
+	if (replaying)
+		return;
+	replaying = true;
+	while (i < reg.n) {
+		struct inenl_reg_entry *e = &reg.e[i];
+
+		if (!inenl_reg_alive(e)) {
+			inenl_reg_drop(&reg, i);
+			continue;
+		}
+		inenl_reg_as_add(e, &a);
+		id = 0;
+		/* OFFLOADED is checked against the socket again: it still
+		 * holds, kernel TLS stays on the socket.  On failure (-EEXIST:
+		 * another handle replayed it first) it stays remembered. */
+		if (inenl_session_add(nl, &a, &id) == 0)
+			e->id = id;
+		i++;
+	}
+	replays++;
+	replaying = false;
+}
+
+int inenl_check(struct inenl *nl)
+{
+	int fam;
+
+	if (!nl)
+		return -ENOENT;
+	fam = genl_ctrl_resolve(nl->sk, INE_GENL_NAME);
+	if (fam < 0)
+		return nlerr_to_errno(fam);
+	if (fam == nl->family)
+		return 0;
+	nl->family = fam;
+	replay(nl);
+	return 1;
+}
+
+unsigned long inenl_replays(void)
+{
+	return replays;
+}
+
+int inenl_session_fd(uint32_t id)
+{
+	for (size_t i = 0; id && i < reg.n; i++)
+		if (reg.e[i].id == id)
+			return inenl_reg_alive(&reg.e[i]) ? reg.e[i].fd : -ENOENT;
+	return -ENOENT;
 }
 
 struct walk {

@@ -51,6 +51,19 @@ int inenl_session_update(struct inenl *nl, uint32_t id,
 			 const struct inenl_session_add *a);
 int inenl_session_del(struct inenl *nl, uint32_t id, int fd);
 
+/* ine.ko reloaded?  Looks the family up again; if it came back under a new
+ * id (rmmod + modprobe), every live session this process registered is
+ * registered again.  1 after a replay, 0 if nothing moved, -errno while the
+ * module is absent.  Any request notices a reload too; this is for callers
+ * that want it noticed when idle (a timer). */
+int inenl_check(struct inenl *nl);
+/* How many replays this process has done (status, tests). */
+unsigned long inenl_replays(void);
+/* The fd in this process of session `id` (as events and dumps name it), if
+ * this process registered it and the socket is still the one registered;
+ * else -ENOENT. */
+int inenl_session_fd(uint32_t id);
+
 /* One session as the module reports it (see INE_CMD_SESSION_GET). */
 struct inenl_session {
 	uint32_t id;

@@ -22,6 +22,7 @@
 #include "cpmsg.h"
 #include "daemon.h"
 #include "join.h"
+#include "listener.h"
 #include "log.h"
 #include "pki.h"
 #include "tls.h"
@@ -1300,10 +1301,22 @@ static void route_certs(struct api_req *req, void *arg)
 	api_req_reply(req, 200, json_pack("{s:b}", "ok", 1));
 }
 
+static int listener_stats_hook(void *arg, struct listener_stats *st)
+{
+	struct listener *l = cp_listener(arg);
+
+	if (!l)
+		return -ENOENT;
+	listener_get_stats(l, st);
+	return 0;
+}
+
 int cp_attach(struct cp *cp, struct daemon *d, struct api *api)
 {
 	int rc;
 
+	d->listener_stats = listener_stats_hook;
+	d->listener_stats_arg = cp;
 	d->commit_hook = commit_hook;
 	d->commit_arg = cp;
 	d->status_peers = peers_hook;

@@ -23,6 +23,44 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+	head(f, name, "counter", help);
+	fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+/* Port 3342's handshakes: what an operator watches during a connection
+ * flood or a slowloris attack (evictions and ClientHello timeouts rising
+ * while members still get in). */
+static void listener_write(const struct metrics_snapshot *m, FILE *f)
+{
+	head(f, "ine_listener_handshakes", "gauge",
+	     "TLS handshakes in progress on the internode port.");
+	fprintf(f, "ine_listener_handshakes %" PRIu64 "\n", m->listener_handshaking);
+	counter(f, "ine_listener_accepted_total",
+		"Connections accepted on the internode port.", m->listener_accepted);
+	counter(f, "ine_listener_handed_off_total",
+		"Handshakes completed and handed to the control or data plane.",
+		m->listener_handed_off);
+	counter(f, "ine_listener_failed_total",
+		"Handshakes refused (bad certificate, protocol, cipher or peer).",
+		m->listener_failed);
+	head(f, "ine_listener_timeouts_total", "counter",
+	     "Handshakes closed for taking too long, by stage.");
+	fprintf(f, "ine_listener_timeouts_total{stage=\"client_hello\"} %" PRIu64 "\n",
+		m->listener_hello_timed_out);
+	fprintf(f, "ine_listener_timeouts_total{stage=\"handshake\"} %" PRIu64 "\n",
+		m->listener_timed_out);
+	counter(f, "ine_listener_evicted_total",
+		"Silent connections dropped to make room for new handshakes.",
+		m->listener_evicted);
+	counter(f, "ine_listener_refused_full_total",
+		"Connections closed because every handshake place was busy.",
+		m->listener_refused_full);
+	counter(f, "ine_listener_paused_total",
+		"Times accepting paused with every handshake place busy.", m->listener_paused);
+}
+
 int metrics_write(const struct metrics_snapshot *m, FILE *f)
 {
 	int p, s;
@@ -58,5 +96,13 @@ int metrics_write(const struct metrics_snapshot *m, FILE *f)
 	fprintf(f, "ine_config_version %" PRIu64 "\n", m->config_version);
 	head(f, "ine_kernel_module_loaded", "gauge", "1 if ine.ko answers, else 0.");
 	fprintf(f, "ine_kernel_module_loaded %d\n", m->kmod_loaded ? 1 : 0);
+	head(f, "ine_key_limit_sessions_total", "counter",
+	     "Sessions that reached the AES-GCM key usage threshold, by what the agent did.");
+	fprintf(f, "ine_key_limit_sessions_total{action=\"replaced\"} %" PRIu64 "\n",
+		m->key_limit_replaced);
+	fprintf(f, "ine_key_limit_sessions_total{action=\"kept\"} %" PRIu64 "\n",
+		m->key_limit_kept);
+	if (m->listener_known)
+		listener_write(m, f);
 	return ferror(f) ? -EIO : 0;
 }

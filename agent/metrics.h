@@ -30,6 +30,14 @@ struct metrics_snapshot {
 	uint64_t guard_audited;          /* audit-mode plaintext seen */
 	uint64_t config_version;
 	bool kmod_loaded;                /* ine.ko answered */
+	/* Sessions past the key-usage threshold (keylimit.c). */
+	uint64_t key_limit_replaced, key_limit_kept;
+	/* Port 3342's handshakes (listener.c), when it listens. */
+	bool listener_known;
+	uint64_t listener_handshaking;
+	uint64_t listener_accepted, listener_handed_off, listener_failed;
+	uint64_t listener_timed_out, listener_hello_timed_out;
+	uint64_t listener_evicted, listener_refused_full, listener_paused;
 };
 
 const char *metrics_state_name(enum metrics_state s);

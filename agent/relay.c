@@ -1388,3 +1388,13 @@ void relay_get_stats(const struct relay *r, struct relay_stats *st)
 		st->ktls_rx += c->ktls_rx;
 	}
 }
+
+int relay_retire_fd(struct relay *r, int fd, const char *why)
+{
+	for (struct conn *c = r->conns; c; c = c->next)
+		if (!c->plaintext && c->pfd == fd) {
+			conn_abort(c, why);
+			return 0;
+		}
+	return -ENOENT;
+}

@@ -113,4 +113,8 @@ void relay_accept_tls(void *relay, struct tls_conn *tc);
 
 void relay_get_stats(const struct relay *r, struct relay_stats *st);
 
+/* Reset the connection whose TLS leg is fd, both legs (the key-usage limit:
+ * keylimit.h); -ENOENT if no connection has that fd. */
+int relay_retire_fd(struct relay *r, int fd, const char *why);
+
 #endif

@@ -24,6 +24,23 @@ start 2 $((P + 1))
 python3 tests/host/hostile_clients.py $P "$T/s1/pki/current" "$T/s2/pki/current" "$T/a1.sock" ./inectl ||
 	fail "hostile clients"
 kill -0 "$(cat "$T/n1.pid")" || fail "ined died"
+# What the operator sees of it: the listener's counters on /metrics and in
+# inectl status moved with the attack (the slowloris phases cannot finish
+# without evictions and ClientHello timeouts; every bad client failed).
+curl -s --unix-socket "$T/a1.sock" http://ine/metrics >"$T/metrics" || fail "GET /metrics"
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$T/metrics"; }
+for k in ine_listener_failed_total ine_listener_evicted_total \
+	'ine_listener_timeouts_total{stage="client_hello"}' ine_listener_handed_off_total; do
+	v=$(metric "$k")
+	[ -n "$v" ] && [ "$v" -gt 0 ] || fail "/metrics: $k is '${v}' after the attack"
+done
+echo "  /metrics: failed $(metric ine_listener_failed_total)," \
+	"evicted $(metric ine_listener_evicted_total)," \
+	"ClientHello timeouts $(metric 'ine_listener_timeouts_total{stage="client_hello"}')," \
+	"handed off $(metric ine_listener_handed_off_total)"
+INE_API_SOCKET="$T/a1.sock" ./inectl status >"$T/status" || fail "inectl status"
+grep -q "handshakes on the internode port: .* evicted" "$T/status" ||
+	fail "inectl status has no listener line: $(cat "$T/status")"
 # REST: the socket is root-only; a non-root user cannot even connect.
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups curl -s -o /dev/null -w '%{http_code}' \
 	--unix-socket "$T/a1.sock" http://ine/v1/cluster 2>&1)

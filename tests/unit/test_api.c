@@ -523,6 +523,8 @@ Test(api, status_alerts_metrics)
 	cr_expect_str_eq(json_string_value(json_object_get(n, "name")), "n1");
 	cr_expect(json_is_array(json_object_get(n, "sessions")));
 	cr_expect(json_is_object(json_object_get(n, "certificates")));
+	/* This daemon has no control plane, so nothing listens on 3342. */
+	cr_expect(json_is_null(json_object_get(n, "listener")));
 	cr_expect_str_eq(json_string_value(json_object_get(n, "offload")),
 			 S.d.ktls_available ? "kernel" : "software");
 	json_decref(j);
@@ -540,6 +542,7 @@ Test(api, status_alerts_metrics)
 	cr_expect(strstr(text, "ine_sessions{plane=\"data\",state=\"offloaded\"} 0"));
 	cr_expect(strstr(text, "ine_config_version 1\n"), "%s", text);
 	cr_expect(strstr(text, "ine_guard_dropped_total 0"));
+	cr_expect(!strstr(text, "ine_listener_"), "no listener, no listener metrics");
 	free(text);
 }
 
@@ -555,6 +558,9 @@ Test(api, routes)
 			  "{\"bdb\": 1, \"listen_port\": 16379, \"peer_node\": 1, \"target\": \"s1\"}",
 			  &j), 200);
 	cr_expect_eq(json_integer_value(json_object_get(j, "uid")), 1);
+	/* One node, and it is the peer: valid, but nothing listens yet. */
+	cr_expect(strstr(json_string_value(json_object_get(j, "warning")) ?: "",
+			 "no node listens on port 16379"), "no warning for a route without listener");
 	json_decref(j);
 	expect_error("POST", "/v1/routes",
 		     "{\"bdb\": 1, \"listen_port\": 3342, \"peer_node\": 1, \"target\": \"s1\"}",

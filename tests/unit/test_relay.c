@@ -640,3 +640,53 @@ Test(relay, client_ctx_swap, .fini = fini, .timeout = 60)
 	close(up);
 	SSL_CTX_free(nocert);
 }
+
+/* ---- key usage limit: keylimit.c resets a relayed connection by fd ---- */
+
+struct retire_arg {
+	struct relay *r;
+	int fd, ret;
+};
+
+static void do_retire(void *arg)
+{
+	struct retire_arg *a = arg;
+
+	a->ret = relay_retire_fd(a->r, a->fd, "test: key usage limit");
+}
+
+Test(relay, retire_resets_both_legs, .fini = fini, .timeout = 60)
+{
+	struct retire_arg a;
+	char buf[16];
+	int fd, i;
+
+	tr_setup(&env, TR_TLS13_AES128, true, false);
+	fd = tr_connect(env.route_port[TR_RT_DB1]);
+	cr_assert(fd >= 0);
+	tr_reset_observed();
+	cr_assert(tr_send_op(fd, 'X', 0, 0) == 0);
+	cr_assert(tr_write_all(fd, "data", 4) == 0);
+	for (i = 0; i < 100 && !tr_sessions[0].ups; i++)
+		usleep(20000);
+	tr_call(&env, nop, NULL);
+	cr_assert(tr_sessions[0].ups > 0, "no session came up");
+	/* Not one of the relay's connections: nothing happens. */
+	a = (struct retire_arg){ env.n[0].r, 0x7ffffff0, 1 };
+	tr_call(&env, do_retire, &a);
+	cr_assert_eq(a.ret, -ENOENT);
+	a = (struct retire_arg){ env.n[0].r, tr_sessions[0].fd, 1 };
+	tr_call(&env, do_retire, &a);
+	cr_assert_eq(a.ret, 0, "the session's fd was not found");
+	/* Both ends see a reset, not an end of stream that looks complete. */
+	for (i = 0; i < 100 && tr_last_errno() < 0; i++)
+		usleep(50000);
+	cr_assert_eq(tr_last_errno(), ECONNRESET, "target saw %d, want ECONNRESET",
+		     tr_last_errno());
+	errno = 0;
+	cr_assert(read(fd, buf, sizeof(buf)) < 0 && errno == ECONNRESET,
+		  "client: want ECONNRESET, got errno %d", errno);
+	close(fd);
+	/* The route carries the next connection on a new session. */
+	download(env.route_port[TR_RT_DB1], 1 << 14, 5, -1);
+}

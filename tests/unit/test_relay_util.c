@@ -489,8 +489,8 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 {
 	struct tr_session *t = &tr_sessions[(intptr_t)arg];
 
-	(void)fd;
 	if (up) {
+		t->fd = fd;
 		t->ups++;
 		t->db = db;
 		t->peer = peer;

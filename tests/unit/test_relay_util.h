@@ -57,6 +57,7 @@ struct tr_session {
 	uint32_t db, peer;
 	enum relay_mode mode;
 	bool tls;
+	int fd;		/* the TLS (or plaintext middle) leg */
 };
 extern struct tr_session tr_sessions[2];
 

@@ -11,18 +11,8 @@ load_ine
 for c in jq redis-server redis-cli; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 3 || fail "cannot make the node namespaces"
 
-I() { n=$1; shift; INE_API_SOCKET="$T/n$n.sock" ip netns exec node$n ./inectl "$@"; }
 dump() { for i in 1 2 3; do tail -n 15 "$T/n$i.log" | sed "s/^/  n$i: /"; done; }
 die() { dump; fail "$*"; }
-wait_eq() { # SECS WANT CMD...
-	s=$1 want=$2; shift 2; k=0
-	while :; do
-		got=$("$@" 2>/dev/null)
-		[ "$got" = "$want" ] && return 0
-		k=$((k + 1)); [ $k -gt $((s * 10)) ] && die "$*: got '$got', want '$want'"
-		sleep 0.1
-	done
-}
 for i in 1 2 3; do
 	ip netns exec node$i ./ined --state-dir "$T/s$i" --api-socket "$T/n$i.sock" \
 		>"$T/n$i.log" 2>&1 &
@@ -31,11 +21,7 @@ done
 trap 'kill $(cat $T/pids) 2>/dev/null' EXIT
 for i in 1 2 3; do wait_eq 10 yes sh -c "[ -S $T/n$i.sock ] && echo yes"; done
 
-I 1 cluster create name=vm node_name=n1 address=10.77.0.1 >/dev/null || die "create"
-for i in 2 3; do
-	tok=$(I 1 cluster join-token) || die "join-token"
-	I $i cluster join token="$tok" node_name=n$i address=10.77.0.$i >/dev/null || die "join $i"
-done
+ine_cluster_form 3 vm
 note "cluster of 3 made with inectl"
 
 ip netns exec node2 redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no \

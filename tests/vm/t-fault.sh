@@ -36,21 +36,8 @@ RPORT=17000	# its route on node2
 START=$(date +%s)
 tnote() { note "[$(( $(date +%s) - START ))s] $*"; }
 now_ms() { date +%s%3N; }
-N() { n=$1; shift; ip netns exec node$n "$@"; }
-I() { n=$1; shift; INE_API_SOCKET="$T/n$n.sock" ip netns exec node$n ./inectl "$@"; }
-R() { n=$1; shift; ip netns exec node$n redis-cli "$@"; }
-wait_for() { # SECS CMD... until CMD succeeds
-	s=$1; shift; k=0
-	until "$@" >/dev/null 2>&1; do
-		k=$((k + 1)); [ $k -gt $((s * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-link_up() { R 2 -p 6380 info replication | grep -q 'master_link_status:up'; }
-synced() {
-	link_up && [ "$(R 1 -p 6379 debug digest)" = "$(R 2 -p 6380 debug digest)" ] &&
-	[ "$(R 1 -p 6379 dbsize)" = "$(R 2 -p 6380 dbsize)" ]
-}
+link_up() { redis_link_up 2 6380; }
+synced() { redis_synced 1 6379 2 6380; }
 dump() { for i in 1 2 3; do tail -n 15 "$T/n$i.log" | sed "s/^/  node$i: /" >&2; done; }
 die() { dump; fail "$@"; }
 
@@ -83,11 +70,7 @@ load_tls; load_ine
 # vm-run --nodes 3 may have made them already.
 ip netns list | grep -q "^node3" || ine_mknodes 3 || fail "ine_mknodes 3"
 for i in 1 2 3; do agent_start $i; done
-I 1 cluster create name=fault node_name=n1 address=10.77.0.1 >/dev/null || die "cluster create"
-for i in 2 3; do
-	tok=$(I 1 cluster join-token) || die "join token"
-	I $i cluster join token="$tok" node_name=n$i address=10.77.0.$i >/dev/null || die "node$i join"
-done
+ine_cluster_form 3 fault
 tnote "cluster of 3 formed"
 N 1 redis-server --port 6379 --bind 127.0.0.1 --dir "$T" --save '' --appendonly no \
 	--enable-debug-command yes --daemonize yes --logfile "$T/master.log" || fail "redis master"
@@ -199,6 +182,12 @@ tnote "link down done"
 # ---- 3. rmmod/insmod ine.ko under a stream ----
 sessions() { N $1 ./inectl show dump 2>/dev/null | awk -F'\t' '$1 == "session"' | wc -l; }
 guard() { N $1 ./inectl show dump 2>/dev/null | awk -F'\t' '$1 == "guard"'; }
+# Control-plane sessions are long-lived links between the agents: the same
+# ones must be registered again after the reload (inenl replays them).
+ctl() { N $1 ./inectl show dump 2>/dev/null | awk -F'\t' '$1 == "session" && $3 == "control"' | wc -l; }
+ctl_back() { [ "$(ctl 1)" -ge "$c1" ] && [ "$(ctl 2)" -ge "$c2" ]; }
+c1=$(ctl 1); c2=$(ctl 2)
+[ "$c1" -gt 0 ] && [ "$c2" -gt 0 ] || die "reload: no control-plane sessions registered before rmmod ($c1, $c2)"
 echo "before: node1 $(sessions 1) node2 $(sessions 2) sessions; node2 guard: $(guard 2)" >"$T/kmod"
 lines=$(wc -l <"$T/sink.log")
 MID=$((16 * 1024 * 1024))
@@ -210,6 +199,12 @@ rmmod ine || die "rmmod ine with live sessions and a stream flowing"
 sleep 1
 insmod "$TOP/ine.ko" || die "insmod ine.ko again"
 t0=$(now_ms)
+wait_for 10 ctl_back || die "reload: the agents' control-plane sessions were not registered again (node1 $(ctl 1)/$c1, node2 $(ctl 2)/$c2)"
+treg=$(( $(now_ms) - t0 ))
+for i in 1 2 3; do
+	wait_for 5 grep -q "ine.ko was reloaded" "$T/n$i.log" || die "reload: node$i's agent did not log the reload"
+done
+note "reload: control-plane sessions registered again ${treg} ms after insmod (node1 $c1, node2 $c2)"
 wait $spid || die "reload: stream of $MID bytes not confirmed: $(cat "$T/send.out") sink: $(tail -n +$((lines + 1)) "$T/sink.log")"
 tail -n +$((lines + 1)) "$T/sink.log" | grep -q "^$MID ok eof" || die "reload: the sink did not get $MID correct bytes"
 note "reload: $MID-byte stream across rmmod/insmod arrived whole ($(cat "$T/send.out"))"
@@ -227,8 +222,8 @@ R 1 -p 6379 set after:reload 1 >/dev/null
 wait_for 60 synced || die "reload: replica not in sync after the reload"
 sed 's/^/  /' "$T/kmod"
 # Sessions opened after the reload are registered with the reloaded module
-# (inenl finds the family under its new id); those from before are not
-# re-registered (known, RELIABILITY.md).
+# (inenl finds the family under its new id); those from before were
+# registered again above.
 if [ "$during2" = 0 ]; then
 	note "FINDING: after the reload the agents registered no session with ine.ko"
 	[ "${INE_FAULT_STRICT:-1}" = 1 ] && die "reload: no session registered with the reloaded ine.ko"

@@ -12,7 +12,6 @@ load_ine
 for c in jq redis-server redis-cli python3; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 3 || fail "cannot make the node namespaces"
 
-I() { n=$1; shift; INE_API_SOCKET="$T/n$n.sock" ip netns exec node$n ./inectl "$@"; }
 dump() {
 	for i in 1 2 3; do
 		tail -n 15 "$T/n$i.log" | sed "s/^/  n$i: /"
@@ -21,15 +20,6 @@ dump() {
 	done
 }
 die() { dump; fail "$*"; }
-wait_eq() { # SECS WANT CMD...
-	s=$1 want=$2; shift 2; k=0
-	while :; do
-		got=$("$@" 2>/dev/null)
-		[ "$got" = "$want" ] && return 0
-		k=$((k + 1)); [ $k -gt $((s * 10)) ] && die "$*: got '$got', want '$want'"
-		sleep 0.1
-	done
-}
 guard() { I "$1" guard --json | jq -r ".$2"; }
 
 for i in 1 2 3; do
@@ -49,12 +39,7 @@ done
 trap 'kill $(cat $T/pids) 2>/dev/null' EXIT
 for i in 1 2 3; do wait_eq 10 yes sh -c "[ -S $T/n$i.sock ] && echo yes"; done
 
-I 1 cluster create name=vm node_name=n1 address=10.77.0.1 >/dev/null || die "create"
-for i in 2 3; do
-	tok=$(I 1 cluster join-token) || die "join-token"
-	I $i cluster join token="$tok" node_name=n$i address=10.77.0.$i >/dev/null ||
-		die "join $i with the guard enforcing"
-done
+ine_cluster_form 3 vm	# joins must get through the enforcing guard
 note "cluster of 3 formed with the guard enforcing on every node"
 
 ip netns exec node2 redis-server --port 6391 --bind 127.0.0.1 --save '' --appendonly no \

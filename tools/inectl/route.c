@@ -63,6 +63,9 @@ static int add(int argc, char **argv, bool json)
 		cli_print_json(out);
 	else
 		printf("route %lld added\n", (long long)json_integer_value(json_object_get(out, "uid")));
+	if (json_is_string(json_object_get(out, "warning")))
+		fprintf(stderr, "inectl: warning: %s\n",
+			json_string_value(json_object_get(out, "warning")));
 	json_decref(out);
 	return CLI_OK;
 }

@@ -62,6 +62,7 @@ static void print_node(const json_t *n)
 {
 	json_t *certs = json_object_get(n, "certificates"), *s;
 	json_t *sessions = json_object_get(n, "sessions");
+	json_t *lst = json_object_get(n, "listener");
 	size_t i;
 
 	printf("node %lld (%s)%s\n", num(n, "uid"), str(n, "name"),
@@ -79,6 +80,14 @@ static void print_node(const json_t *n)
 	       "unavailable",
 	       json_is_true(json_object_get(n, "kernel_module_loaded")) ? "loaded" :
 	       "not loaded");
+	if (json_is_object(lst))
+		/* Failures and timeouts climbing while handed_off stays flat is
+		 * what a flood or a certificate problem looks like. */
+		printf("  handshakes on the internode port: %lld in progress; %lld done, "
+		       "%lld refused, %lld timed out, %lld evicted\n", num(lst, "handshaking"),
+		       num(lst, "handed_off"), num(lst, "failed"),
+		       num(lst, "timed_out") + num(lst, "hello_timed_out"),
+		       num(lst, "evicted"));
 	printf("  certificates (%s):\n", str(certs, "mode"));
 	print_cert("control plane", json_object_get(certs, "ccs_internode_encryption"));
 	print_cert("data plane", json_object_get(certs, "data_internode_encryption"));
