@@ -2167,9 +2167,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (p && p->up && p->sess) {
 			cp_sess_send(p->sess, cpmsg_pack(CPMSG_PING, "{}"));
 			/* One status for every peer: it lists every session
-			 * (a netlink dump and a JSON object each), which with a
-			 * thousand relayed connections is the agent's biggest
-			 * periodic cost. */
+			 * (a netlink dump and a JSON object each), a large
+			 * periodic cost with a thousand relayed connections. */
 			if (!st)
 				st = status_msg(cp, 0);
 			if (p->sess && st)

@@ -2,19 +2,11 @@
 # a 3-node ined cluster (kernel TLS, ine.ko), one database "soak" whose
 # target is a soakgen echo server on node1, and a route to it on node2 and
 # node3 (127.0.0.1:$PORT_ROUTE there), checked to carry a verified stream.
-# Needs tests/vm/lib.sh sourced first, $START set; leaves the ined pids in
-# $T/ined<i>.pid and everything to kill in $T/pids.
+# Needs tests/vm/lib.sh sourced first (fail, I, wait_for) and $START set;
+# leaves the ined pids in $T/ined<i>.pid and everything to kill in $T/pids.
 GEN=$TOP/tools/soak/soakgen
 PORT_ECHO=7000 PORT_ROUTE=17000
 say() { echo "[$(( $(date +%s) - START ))s] $*"; }
-I() { n=$1; shift; INE_API_SOCKET="$T/n$n.sock" ip netns exec node$n ./inectl "$@"; }
-wait_for() { # SECS CMD...
-	s=$1; shift; k=0
-	until "$@" >/dev/null 2>&1; do
-		k=$((k + 1)); [ $k -gt $((s * 5)) ] && return 1
-		sleep 0.2
-	done
-}
 rss() { awk '/^VmRSS/ {print $2}' /proc/"$(cat "$T/ined$1.pid")"/status; }
 # CPU time (utime + stime) of node i's ined, in clock ticks
 cpu() { awk '{print $14 + $15}' /proc/"$(cat "$T/ined$1.pid")"/stat; }
@@ -24,8 +16,8 @@ soak_cluster() {
 	load_tls
 	load_ine
 	ip netns list | grep -q '^node3' || ine_mknodes 3 || fail "cannot make 3 nodes"
-	# 1000 routed connections are 2000+ fds in node1's agent (TLS +
-	# target socket per connection) and in the echo server.
+	# 1000 routed connections are ~6000 fds in node1's agent (TLS and
+	# target sockets, two pipes each) and 1000 in the echo server.
 	ulimit -n 65536 || fail "cannot raise RLIMIT_NOFILE"
 	for i in 1 2 3; do
 		ip netns exec node$i ./ined --state-dir "$T/s$i" --api-socket "$T/n$i.sock" \
