@@ -2221,6 +2221,7 @@ static void member_accept(void *arg, struct tls_conn *c)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cp *cp = arg;
+	json_t *st = NULL;
 
 	(void)fd; (void)what;
 	for (uint32_t id = 1; id <= MAX_PEERS; id++) {
@@ -2228,10 +2229,16 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (p && p->up && p->sess) {
 			cp_sess_send(p->sess, cpmsg_pack(CPMSG_PING, "{}"));
-			if (p->sess)
-				cp_sess_send(p->sess, status_msg(cp, 0));
+			/* One status for every peer: it lists every session
+			 * (a netlink dump and a JSON object each), a large
+			 * periodic cost with a thousand relayed connections. */
+			if (!st)
+				st = status_msg(cp, 0);
+			if (p->sess && st)
+				cp_sess_send(p->sess, json_incref(st));
 		}
 	}
+	json_decref(st);
 	peers_sync(cp);
 	/* The daemon's PKI timer rotates the same state (a scheduled
 	 * rotation, a retry after a failure): serve it within a tick. */

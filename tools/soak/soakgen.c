@@ -18,6 +18,9 @@
  * never as lost or wrong bytes. Every second the counters go to --stats
  * (key value lines, written atomically). At the end writing stops, the
  * bytes in flight drain (120 s at most), and the summary is printed.
+ * SIGUSR1 ends the run early (the harness times its minutes itself).
+ * The stats also give the setup latency (open to first byte echoed) and
+ * all_up_at, the second every connection was first flowing.
  * echo --flip-at N corrupts the N-th byte it returns: the self-test that
  * shows the client's check can fail.
  * Exit 0 when no byte was corrupt and every byte sent on a connection that
@@ -56,6 +59,7 @@ struct conn {
 	bool up;		/* connected */
 	bool want;		/* to be (re)opened once reopen_at has passed */
 	uint64_t reopen_at;	/* ms, monotonic */
+	uint64_t opened_at;	/* ms, monotonic: conn_open */
 	unsigned int slot;
 };
 
@@ -75,6 +79,9 @@ static struct {
 	uint64_t corrupt_conns, corrupt_bytes, bytes_sent, bytes_verified;
 	uint64_t lost_at_end, unestablished_at_end;
 	unsigned int open_now, up_now;
+	/* setup latency: conn_open to the first byte echoed back */
+	uint64_t setup_n, setup_ms_sum, setup_ms_max;
+	long all_up_at;		/* s from start: every connection first flowing, -1 */
 } G;
 
 static uint64_t mix(uint64_t z)
@@ -164,6 +171,14 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			conn_end(c, true);
 			return;
 		}
+		if (!c->verified) {
+			uint64_t ms = now_ms() - c->opened_at;
+
+			G.setup_n++;
+			G.setup_ms_sum += ms;
+			if (ms > G.setup_ms_max)
+				G.setup_ms_max = ms;
+		}
 		c->verified += n;
 		G.bytes_verified += n;
 	}
@@ -218,6 +233,7 @@ static void conn_open(struct conn *c)
 	c->stream = G.stream_next++;
 	c->sent = c->verified = 0;
 	c->up = false;
+	c->opened_at = now_ms();
 	c->bev = bufferevent_socket_new(G.base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		fprintf(stderr, "soakgen: bufferevent_socket_new failed\n");
@@ -244,6 +260,8 @@ static void write_stats(const char *phase)
 		return;
 	for (i = 0; i < G.conns; i++)
 		flowing += G.c[i].bev && G.c[i].verified;
+	if (flowing == G.conns && G.all_up_at < 0)
+		G.all_up_at = (long)(time(NULL) - G.start);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", G.stats);
 	f = fopen(tmp, "w");
 	if (!f)
@@ -251,7 +269,8 @@ static void write_stats(const char *phase)
 	fprintf(f, "phase %s\nelapsed %ld\nconns_open %u\nconns_up %u\nconns_flowing %u\nopened %llu\n"
 		"connected %llu\nresets %llu\nresets_inflight %llu\nconnect_fail %llu\n"
 		"corrupt_conns %llu\ncorrupt_bytes %llu\nbytes_sent %llu\n"
-		"bytes_verified %llu\nlost_at_end %llu\nunestablished_at_end %llu\n",
+		"bytes_verified %llu\nlost_at_end %llu\nunestablished_at_end %llu\n"
+		"setup_n %llu\nsetup_ms_avg %llu\nsetup_ms_max %llu\nall_up_at %ld\n",
 		phase, (long)(time(NULL) - G.start), G.open_now, G.up_now, flowing,
 		(unsigned long long)G.opened, (unsigned long long)G.connected,
 		(unsigned long long)G.resets, (unsigned long long)G.resets_inflight,
@@ -259,7 +278,10 @@ static void write_stats(const char *phase)
 		(unsigned long long)G.corrupt_conns, (unsigned long long)G.corrupt_bytes,
 		(unsigned long long)G.bytes_sent, (unsigned long long)G.bytes_verified,
 		(unsigned long long)G.lost_at_end,
-		(unsigned long long)G.unestablished_at_end);
+		(unsigned long long)G.unestablished_at_end,
+		(unsigned long long)G.setup_n,
+		(unsigned long long)(G.setup_n ? G.setup_ms_sum / G.setup_n : 0),
+		(unsigned long long)G.setup_ms_max, G.all_up_at);
 	if (fclose(f) == 0)
 		rename(tmp, G.stats);
 }
@@ -272,6 +294,17 @@ static bool drained(void)
 		if (G.c[i].bev && G.c[i].sent != G.c[i].verified)
 			return false;
 	return true;
+}
+
+/* SIGUSR1: the run's time is up now (the harness counts its minutes
+ * from when every connection is flowing). */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!G.draining)
+		G.end = time(NULL);
 }
 
 static void second_cb(evutil_socket_t fd, short what, void *arg)
@@ -403,7 +436,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct evconnlistener *lis;
-	struct event *sec, *ramp;
+	struct event *sec, *ramp, *stop;
 	struct timeval one = { 1, 0 }, tenth = { 0, 100000 };
 	unsigned int i, port = 0, seconds = 60;
 	bool echo;
@@ -418,6 +451,7 @@ int main(int argc, char **argv)
 	G.chunk = 256;
 	G.rate = 512;
 	G.ramp = 8;
+	G.all_up_at = -1;
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
@@ -472,17 +506,23 @@ int main(int argc, char **argv)
 	event_add(ramp, &tenth);
 	sec = event_new(G.base, -1, EV_PERSIST, second_cb, NULL);
 	event_add(sec, &one);
+	stop = evsignal_new(G.base, SIGUSR1, stop_cb, NULL);
+	event_add(stop, NULL);
 	event_base_dispatch(G.base);
 
 	printf("soakgen: %u conns %u s: opened %llu connected %llu resets %llu "
 	       "(with bytes in flight %llu) connect_fail %llu bytes_sent %llu "
-	       "bytes_verified %llu corrupt_bytes %llu corrupt_conns %llu lost_at_end %llu unestablished_at_end %llu\n",
+	       "bytes_verified %llu corrupt_bytes %llu corrupt_conns %llu lost_at_end %llu unestablished_at_end %llu "
+	       "setups %llu (avg %llu ms, max %llu ms) all_up_at %ld s\n",
 	       G.conns, seconds, (unsigned long long)G.opened,
 	       (unsigned long long)G.connected, (unsigned long long)G.resets,
 	       (unsigned long long)G.resets_inflight, (unsigned long long)G.connect_fail,
 	       (unsigned long long)G.bytes_sent, (unsigned long long)G.bytes_verified,
 	       (unsigned long long)G.corrupt_bytes, (unsigned long long)G.corrupt_conns,
 	       (unsigned long long)G.lost_at_end,
-	       (unsigned long long)G.unestablished_at_end);
+	       (unsigned long long)G.unestablished_at_end,
+	       (unsigned long long)G.setup_n,
+	       (unsigned long long)(G.setup_n ? G.setup_ms_sum / G.setup_n : 0),
+	       (unsigned long long)G.setup_ms_max, G.all_up_at);
 	return G.corrupt_bytes || G.lost_at_end || !G.bytes_verified ? 1 : 0;
 }
