@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "daemon_relay.h"
 #include "tls.h"
 #include "inenl.h"
 #include "keylimit.h"
@@ -167,8 +168,14 @@ static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
+	struct inenl_totals t;
+
 	(void)fd;
 	(void)what;
+	/* The software relay keeps to the threshold an operator set in
+	 * ine.ko (inectl guard key-limit) for kernel-TLS sessions. */
+	if (d->relay && inenl_totals_get(d->nl, &t) == 0)
+		daemon_relay_key_limit(d->relay, t.key_warn_records);
 	/* A request may have noticed the reload first (and replayed): what
 	 * counts is whether a replay happened since the last look. */
 	inenl_check(d->nl);
@@ -753,6 +760,8 @@ static int op_metrics_write(void *ctx, FILE *out)
 		m.key_limit_replaced = ks.replaced;
 		m.key_limit_kept = ks.kept;
 	}
+	if (d->relay)	/* software sessions the relay reset by its own count */
+		m.key_limit_replaced += daemon_relay_key_limit_resets(d->relay);
 	m.alerts = json_array_size(a);
 	m.config_version = d->cfg->version;
 	m.kmod_loaded = d->nl != NULL;

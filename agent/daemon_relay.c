@@ -409,3 +409,19 @@ void daemon_relay_pki_changed(struct daemon_relay *dr)
 	log_msg(LOG_LVL_INFO, "data plane: certificates changed; new outgoing relay "
 		"connections use the new client certificate");
 }
+
+void daemon_relay_key_limit(struct daemon_relay *dr, uint64_t records)
+{
+	if (dr->r)
+		relay_set_key_limit(dr->r, records);
+}
+
+uint64_t daemon_relay_key_limit_resets(const struct daemon_relay *dr)
+{
+	struct relay_stats st;
+
+	if (!dr->r)
+		return 0;
+	relay_get_stats(dr->r, &st);
+	return st.key_limit_resets;
+}

@@ -13,6 +13,7 @@
 #ifndef INE_DAEMON_RELAY_H
 #define INE_DAEMON_RELAY_H
 
+#include <stdint.h>
 #include "daemon.h"
 #include <openssl/ssl.h>
 
@@ -42,6 +43,9 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l);
  * (ctx_source) for new outgoing data-plane connections; those up keep the
  * old certificate until they close. */
 void daemon_relay_pki_changed(struct daemon_relay *dr);
+/* Records per key for software-TLS connections (relay_set_key_limit). */
+void daemon_relay_key_limit(struct daemon_relay *dr, uint64_t records);
+uint64_t daemon_relay_key_limit_resets(const struct daemon_relay *dr);
 
 /* The last relay_apply_config error, "" when none (for alerts). */
 const char *daemon_relay_error(const struct daemon_relay *dr);

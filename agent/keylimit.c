@@ -70,43 +70,14 @@ static void readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int keylimit_start(struct daemon *d, struct keylimit **out)
-{
-	struct keylimit *k = calloc(1, sizeof(*k));
-	int rc;
-
-	*out = NULL;
-	if (!k)
-		return -ENOMEM;
-	k->d = d;
-	rc = inenl_events_open(&k->ev_nl);
-	if (rc)
-		goto err_free;
-	k->ev = event_new(d->base, inenl_events_fd(k->ev_nl), EV_READ | EV_PERSIST, readable, k);
-	if (!k->ev || event_add(k->ev, NULL)) {
-		rc = -ENOMEM;
-		goto err_events;
-	}
-	*out = k;
-	return 0;
-err_events:
-	if (k->ev)
-		event_free(k->ev);
-	inenl_close(k->ev_nl);
-err_free:
-	free(k);
-	return rc;
-}
-
-int keylimit_resubscribe(struct keylimit *k)
+/* A fresh subscription to ine.ko's events group, replacing the old one
+ * only once the new one works (a reload moves the group's id). */
+static int subscribe(struct keylimit *k)
 {
 	struct inenl *nl;
 	struct event *ev;
-	int rc;
+	int rc = inenl_events_open(&nl);
 
-	if (!k)
-		return -EINVAL;
-	rc = inenl_events_open(&nl);
 	if (rc)
 		return rc;
 	ev = event_new(k->d->base, inenl_events_fd(nl), EV_READ | EV_PERSIST, readable, k);
@@ -116,10 +87,41 @@ int keylimit_resubscribe(struct keylimit *k)
 		inenl_close(nl);
 		return -ENOMEM;
 	}
-	event_free(k->ev);
+	if (k->ev)
+		event_free(k->ev);
 	inenl_close(k->ev_nl);
 	k->ev = ev;
 	k->ev_nl = nl;
+	return 0;
+}
+
+int keylimit_start(struct daemon *d, struct keylimit **out)
+{
+	struct keylimit *k = calloc(1, sizeof(*k));
+	int rc;
+
+	*out = NULL;
+	if (!k)
+		return -ENOMEM;
+	k->d = d;
+	rc = subscribe(k);
+	if (rc) {
+		free(k);
+		return rc;
+	}
+	*out = k;
+	return 0;
+}
+
+int keylimit_resubscribe(struct keylimit *k)
+{
+	int rc;
+
+	if (!k)
+		return -EINVAL;
+	rc = subscribe(k);
+	if (rc)
+		return rc;
 	/* Flags raised while nobody listened are still in the registry. */
 	if (k->d->nl)
 		inenl_session_dump(k->d->nl, on_dumped, k);

@@ -23,6 +23,13 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One sample of a labelled family: name{key="value"} v */
+static void labelled(FILE *f, const char *name, const char *key, const char *value,
+		     uint64_t v)
+{
+	fprintf(f, "%s{%s=\"%s\"} %" PRIu64 "\n", name, key, value, v);
+}
+
 static void counter(FILE *f, const char *name, const char *help, uint64_t v)
 {
 	head(f, name, "counter", help);
@@ -47,10 +54,9 @@ static void listener_write(const struct metrics_snapshot *m, FILE *f)
 		m->listener_failed);
 	head(f, "ine_listener_timeouts_total", "counter",
 	     "Handshakes closed for taking too long, by stage.");
-	fprintf(f, "ine_listener_timeouts_total{stage=\"client_hello\"} %" PRIu64 "\n",
-		m->listener_hello_timed_out);
-	fprintf(f, "ine_listener_timeouts_total{stage=\"handshake\"} %" PRIu64 "\n",
-		m->listener_timed_out);
+	labelled(f, "ine_listener_timeouts_total", "stage", "client_hello",
+		 m->listener_hello_timed_out);
+	labelled(f, "ine_listener_timeouts_total", "stage", "handshake", m->listener_timed_out);
 	counter(f, "ine_listener_evicted_total",
 		"Silent connections dropped to make room for new handshakes.",
 		m->listener_evicted);
@@ -98,10 +104,8 @@ int metrics_write(const struct metrics_snapshot *m, FILE *f)
 	fprintf(f, "ine_kernel_module_loaded %d\n", m->kmod_loaded ? 1 : 0);
 	head(f, "ine_key_limit_sessions_total", "counter",
 	     "Sessions that reached the AES-GCM key usage threshold, by what the agent did.");
-	fprintf(f, "ine_key_limit_sessions_total{action=\"replaced\"} %" PRIu64 "\n",
-		m->key_limit_replaced);
-	fprintf(f, "ine_key_limit_sessions_total{action=\"kept\"} %" PRIu64 "\n",
-		m->key_limit_kept);
+	labelled(f, "ine_key_limit_sessions_total", "action", "replaced", m->key_limit_replaced);
+	labelled(f, "ine_key_limit_sessions_total", "action", "kept", m->key_limit_kept);
 	if (m->listener_known)
 		listener_write(m, f);
 	return ferror(f) ? -EIO : 0;

@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <linux/ine.h>
 
 #include "ktls.h"
 #include "log.h"
@@ -62,6 +63,7 @@ struct dir {
 	bool dst_blocked;
 	short src_ev, dst_ev;	/* what the last attempt waits for */
 	uint64_t *count;
+	uint64_t records;	/* TLS records written through OpenSSL */
 };
 
 struct conn {
@@ -106,6 +108,7 @@ struct relay {
 	struct evconnlistener *plain;
 	struct conn *conns;
 	struct relay_stats st;
+	uint64_t key_limit;	/* records per key before a software session is reset */
 };
 
 static void conn_step(struct conn *c);
@@ -580,6 +583,15 @@ static int dir_drain(struct conn *c, struct dir *d)
 		if (n < 0)
 			return n;
 		d->retry = 0;
+		/* The kernel counts kTLS records (keylimit.c); in software
+		 * we count ours: at least one record per 16 KiB written.
+		 * Our TX key is the peer's RX key, and the peer counts its
+		 * own TX, so every key in the session is covered. */
+		d->records += ((size_t)n + 16383) / 16384;
+		if (d->records >= c->r->key_limit) {
+			*d->count += (uint64_t)n;
+			return -EKEYEXPIRED;
+		}
 	} else {
 		n = send(d->dst, d->buf + d->off, pend, MSG_NOSIGNAL);
 	}
@@ -687,6 +699,12 @@ static void pump(struct conn *c)
 
 	for (i = 0; i < 2; i++) {
 		ret = dir_run(c, &c->d[i]);
+		if (ret == -EKEYEXPIRED) {
+			c->r->st.key_limit_resets++;
+			conn_abort(c, "software TLS reached the AES-GCM key usage limit; "
+				   "reset so it reconnects with fresh keys");
+			return;
+		}
 		if (ret < 0) {
 			char why[96];
 
@@ -1365,6 +1383,7 @@ struct relay *relay_new(struct event_base *base, SSL_CTX *client_ctx,
 		return NULL;
 	r->base = base;
 	r->cctx = client_ctx;
+	r->key_limit = INE_KEY_WARN_RECORDS_DEFAULT;
 	if (hooks)
 		r->hooks = *hooks;
 	return r;
@@ -1421,4 +1440,9 @@ int relay_retire_fd(struct relay *r, int fd, const char *why)
 			return 0;
 		}
 	return -ENOENT;
+}
+
+void relay_set_key_limit(struct relay *r, uint64_t records)
+{
+	r->key_limit = records ? records : INE_KEY_WARN_RECORDS_DEFAULT;
 }

@@ -76,6 +76,7 @@ struct relay_stats {
 	uint64_t refused;		/* route headers answered with an error */
 	uint64_t resets;		/* connections aborted (RST both ends) */
 	uint64_t disconnected;		/* closed by relay_apply_config */
+	uint64_t key_limit_resets;	/* software sessions reset at the key limit */
 };
 
 /* client_ctx: tls_ctx_new(cfg, false) (tls.h policy); not owned. */
@@ -116,5 +117,10 @@ void relay_get_stats(const struct relay *r, struct relay_stats *st);
 /* Reset the connection whose TLS leg is fd, both legs (the key-usage limit:
  * keylimit.h); -ENOENT if no connection has that fd. */
 int relay_retire_fd(struct relay *r, int fd, const char *why);
+
+/* Records per key after which a software-TLS connection is reset (ine.ko
+ * does this for kernel TLS; it cannot count records OpenSSL writes).
+ * 0: the default, INE_KEY_WARN_RECORDS_DEFAULT. */
+void relay_set_key_limit(struct relay *r, uint64_t records);
 
 #endif

@@ -690,3 +690,48 @@ Test(relay, retire_resets_both_legs, .fini = fini, .timeout = 60)
 	/* The route carries the next connection on a new session. */
 	download(env.route_port[TR_RT_DB1], 1 << 14, 5, -1);
 }
+
+static uint64_t key_limit;
+
+static void do_key_limit(void *arg)
+{
+	struct tr_env *e = arg;
+
+	relay_set_key_limit(e->n[0].r, key_limit);
+	relay_set_key_limit(e->n[1].r, key_limit);
+}
+
+/* Software TLS (this host has no kernel TLS): the relay counts the records
+ * it writes through OpenSSL and resets the connection at the limit; under
+ * the limit nothing happens. */
+Test(relay, software_key_limit, .fini = fini, .timeout = 60)
+{
+	struct relay_stats s0, s1;
+	uint8_t buf[65536];
+	ssize_t n, got = 0;
+	int fd;
+
+	if (have_ktls())
+		cr_skip_test("kernel TLS here: ine.ko counts these records (t-keylimit)");
+	tr_setup(&env, TR_TLS13_AES128, true, false);
+	key_limit = 64;		/* records, not bytes: the relay writes what it read */
+	tr_call(&env, do_key_limit, &env);
+	download(env.route_port[TR_RT_DB1], 16 << 10, 7, -1);	/* at most 16 KiB of records */
+	fd = tr_connect(env.route_port[TR_RT_DB1]);
+	cr_assert(fd >= 0);
+	cr_assert(tr_send_op(fd, 'G', 8 << 20, 9) == 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		got += n;
+	cr_assert(n < 0 && errno == ECONNRESET,
+		  "an 8 MiB download past a 64-record limit must end in a reset (read %zd, errno %d)",
+		  n, errno);
+	cr_assert(got < (8 << 20), "got %zd bytes", got);
+	close(fd);
+	tr_stats(&env, 0, &s0);
+	tr_stats(&env, 1, &s1);
+	cr_assert_eq(s0.key_limit_resets + s1.key_limit_resets, 1);
+	/* The default is far away: the same download goes through. */
+	key_limit = 0;
+	tr_call(&env, do_key_limit, &env);
+	download(env.route_port[TR_RT_DB1], 8 << 20, 9, -1);
+}
