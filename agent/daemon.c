@@ -167,7 +167,6 @@ err:
 static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-
 	struct inenl_totals t;
 
 	(void)fd;
@@ -737,22 +736,8 @@ static int op_metrics_write(void *ctx, FILE *out)
 	} else if (d->metrics_fill) {
 		d->metrics_fill(d->sessions_arg, &m);
 	}
-	if (d->listener_stats) {
-		struct listener_stats ls;
-
-		if (d->listener_stats(d->listener_stats_arg, &ls) == 0) {
-			m.listener_known = true;
-			m.listener_handshaking = ls.handshaking;
-			m.listener_accepted = ls.accepted;
-			m.listener_handed_off = ls.handed_off;
-			m.listener_failed = ls.failed;
-			m.listener_timed_out = ls.timed_out;
-			m.listener_hello_timed_out = ls.hello_timed_out;
-			m.listener_evicted = ls.evicted;
-			m.listener_refused_full = ls.refused_full;
-			m.listener_paused = ls.paused;
-		}
-	}
+	m.listener_known = d->listener_stats &&
+			   d->listener_stats(d->listener_stats_arg, &m.listener) == 0;
 	if (d->keylimit) {
 		struct keylimit_stats ks;
 

@@ -43,28 +43,28 @@ static void listener_write(const struct metrics_snapshot *m, FILE *f)
 {
 	head(f, "ine_listener_handshakes", "gauge",
 	     "TLS handshakes in progress on the internode port.");
-	fprintf(f, "ine_listener_handshakes %" PRIu64 "\n", m->listener_handshaking);
+	fprintf(f, "ine_listener_handshakes %u\n", m->listener.handshaking);
 	counter(f, "ine_listener_accepted_total",
-		"Connections accepted on the internode port.", m->listener_accepted);
+		"Connections accepted on the internode port.", m->listener.accepted);
 	counter(f, "ine_listener_handed_off_total",
 		"Handshakes completed and handed to the control or data plane.",
-		m->listener_handed_off);
+		m->listener.handed_off);
 	counter(f, "ine_listener_failed_total",
 		"Handshakes refused (bad certificate, protocol, cipher or peer).",
-		m->listener_failed);
+		m->listener.failed);
 	head(f, "ine_listener_timeouts_total", "counter",
 	     "Handshakes closed for taking too long, by stage.");
 	labelled(f, "ine_listener_timeouts_total", "stage", "client_hello",
-		 m->listener_hello_timed_out);
-	labelled(f, "ine_listener_timeouts_total", "stage", "handshake", m->listener_timed_out);
+		 m->listener.hello_timed_out);
+	labelled(f, "ine_listener_timeouts_total", "stage", "handshake", m->listener.timed_out);
 	counter(f, "ine_listener_evicted_total",
 		"Silent connections dropped to make room for new handshakes.",
-		m->listener_evicted);
+		m->listener.evicted);
 	counter(f, "ine_listener_refused_full_total",
 		"Connections closed because every handshake place was busy.",
-		m->listener_refused_full);
+		m->listener.refused_full);
 	counter(f, "ine_listener_paused_total",
-		"Times accepting paused with every handshake place busy.", m->listener_paused);
+		"Times accepting paused with every handshake place busy.", m->listener.paused);
 }
 
 int metrics_write(const struct metrics_snapshot *m, FILE *f)

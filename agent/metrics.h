@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "listener.h"
 
 enum metrics_state {
 	METRICS_STATE_HANDSHAKING = 0,
@@ -34,10 +35,7 @@ struct metrics_snapshot {
 	uint64_t key_limit_replaced, key_limit_kept;
 	/* Port 3342's handshakes (listener.c), when it listens. */
 	bool listener_known;
-	uint64_t listener_handshaking;
-	uint64_t listener_accepted, listener_handed_off, listener_failed;
-	uint64_t listener_timed_out, listener_hello_timed_out;
-	uint64_t listener_evicted, listener_refused_full, listener_paused;
+	struct listener_stats listener;
 };
 
 const char *metrics_state_name(enum metrics_state s);
