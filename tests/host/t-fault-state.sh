@@ -24,7 +24,9 @@ k=0; while [ ! -S "$T/a.sock" ]; do k=$((k+1)); [ $k -gt 100 ] && fail "no socke
 snap() { (cd "$T/s" && find . -path ./fill -prune -o -print | sort | while read -r f; do
 	if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -f "$f" ]; then md5sum "$f"; else echo "$f/"; fi
 	done) >"$1"; }
-serials() { ./inectl status | grep serial; }
+# The serial numbers only: the "(89 days)" beside them may tick over between
+# two looks right after the cluster is made.
+serials() { ./inectl status | grep -o "serial [0-9A-F]*"; }
 member() {	# a member's TLS handshake with the current certificates, in ms
 	python3 - "$P" "$T/s/pki/current" <<'PY'
 import socket, ssl, sys, time
