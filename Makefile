@@ -14,14 +14,19 @@ PKGS     := openssl libnl-genl-3.0 libevent jansson libsystemd
 CC       ?= gcc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -fstack-protector-strong -fPIC
-CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Iinclude/uapi -Iinclude -Iagent \
+CPPFLAGS += -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -Iinclude/uapi -Iinclude -Iagent -Ilib \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
-# Every agent/*.c but main.c goes into one static library that ined,
-# inectl, the tests and the fuzz targets link, so a function has one home.
-AGENT_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c))
+# Every agent/<subsystem>/*.c goes into one static library that ined,
+# the tests and the fuzz targets link, so a function has one home; main.c
+# alone is ined's.  ine.ko's netlink client is a library of its own
+# (lib/inenl/) that ined, inectl, the tests and the benchmarks share.
+AGENT_SRC := $(wildcard agent/*/*.c)
 AGENT_OBJ := $(AGENT_SRC:.c=.o)
+INENL_SRC := $(wildcard lib/inenl/*.c)
+INENL_OBJ := $(INENL_SRC:.c=.o)
+INENL_LIB := lib/inenl/libinenl.a
 CTL_SRC   := $(wildcard tools/inectl/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 VMT_SRC   := $(wildcard tests/vm/*.c)
@@ -33,14 +38,17 @@ all: ined inectl module tests/vm/bins
 agent/libine-agent.a: $(AGENT_OBJ)
 	$(AR) rcs $@ $^
 
-ined: agent/main.o agent/libine-agent.a
+$(INENL_LIB): $(INENL_OBJ)
+	$(AR) rcs $@ $^
+
+ined: agent/main.o agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-inectl: $(CTL_SRC:.c=.o) agent/libine-agent.a
+inectl: $(CTL_SRC:.c=.o) agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(wildcard mk/*.mk)
--include $(wildcard agent/*.d tools/inectl/*.d tests/unit/*.d tests/vm/*.d)
+-include $(wildcard agent/*.d agent/*/*.d lib/inenl/*.d tools/inectl/*.d tests/unit/*.d tests/vm/*.d)
 CPPFLAGS += -MMD -MP
 
 # ---- kernel module -------------------------------------------------------
@@ -52,10 +60,10 @@ module-clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 
 # ---- tests ---------------------------------------------------------------
-tests/unit/unit-tests: $(UNIT_SRC:.c=.o) agent/libine-agent.a
+tests/unit/unit-tests: $(UNIT_SRC:.c=.o) agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-tests/vm/%: tests/vm/%.c agent/libine-agent.a
+tests/vm/%: tests/vm/%.c agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests/vm/bins: $(VMT_BIN)
@@ -95,18 +103,6 @@ demo: deps
 	$(MAKE) module KDIR=$(VM_KDIR_CMD)
 	tools/demo
 
-# ---- fuzzing (clang, libFuzzer + ASan + UBSan) ---------------------------
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
-fuzz/bin/%: fuzz/%.c $(AGENT_SRC)
-	@mkdir -p fuzz/bin
-	clang $(filter-out -MMD -MP,$(CPPFLAGS)) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
-
-FUZZ_RUNS ?= 200000
-fuzz: $(FUZZ_SRC:fuzz/%.c=fuzz/bin/%)
-	@for f in $^; do n=$${f##*/}; mkdir -p fuzz/corpus/$$n; \
-	  echo "== $$n ($(FUZZ_RUNS) runs)"; \
-	  $$f -runs=$(FUZZ_RUNS) fuzz/corpus/$$n fuzz/seeds/$$n 2>&1 | tail -n 3 || exit 1; done
-
 install: ined inectl module
 	install -D -m 0755 ined $(DESTDIR)$(SBINDIR)/ined
 	install -D -m 0755 inectl $(DESTDIR)$(SBINDIR)/inectl
@@ -115,8 +111,9 @@ install: ined inectl module
 	depmod -a
 
 clean: module-clean
-	rm -f ined inectl agent/*.o agent/*.d agent/*.a tools/inectl/*.o tools/inectl/*.d \
+	rm -f ined inectl agent/*.o agent/*.d agent/*.a agent/*/*.o agent/*/*.d \
+	      lib/inenl/*.o lib/inenl/*.d $(INENL_LIB) tools/inectl/*.o tools/inectl/*.d \
 	      tests/unit/*.o tests/unit/*.d tests/unit/unit-tests $(VMT_BIN) tests/vm/bins
-	rm -rf fuzz/bin build
+	rm -rf build
 
-.PHONY: all module module-clean deps unit hostcheck vmcheck check demo fuzz install clean
+.PHONY: all module module-clean deps unit hostcheck vmcheck check demo install clean

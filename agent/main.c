@@ -16,14 +16,14 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
-#include "tls.h"
-#include "api.h"
-#include "config.h"
-#include "cp.h"
-#include "daemon.h"
-#include "daemon_relay.h"
-#include "broker.h"
-#include "log.h"
+#include "tls/tls.h"
+#include "api/api.h"
+#include "core/config.h"
+#include "cp/cp.h"
+#include "daemon/daemon.h"
+#include "daemon/daemon_relay.h"
+#include "dp/broker.h"
+#include "core/log.h"
 
 extern char **environ;
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "broker.h"
+#include "dp/broker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

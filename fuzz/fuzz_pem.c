@@ -13,7 +13,7 @@
 
 #include <openssl/err.h>
 
-#include "pki_internal.h"
+#include "pki/pki_internal.h"
 
 #define NOW ((time_t)1800000000)
 

@@ -1,4 +1,4 @@
-# Benchmarks (issue 9): `make bench` runs the VM part (kernel TLS, emulated)
+# bench.mk — the benchmarks: `make bench` runs the VM part (kernel TLS, emulated)
 # and the host part (real speed, no kernel TLS), then writes
 # build/bench/results.json, the tables in BENCHMARKS.md and docs/bench.png.
 # BENCH_QUICK=1 make bench: tiny sizes, to check the harness (figures meaningless).
@@ -6,10 +6,8 @@
 BENCH_DIR   ?= build/bench
 BENCH_BIN   := $(BENCH_DIR)/bin
 BENCH_BINS  := $(BENCH_BIN)/xfer $(BENCH_BIN)/splicer $(BENCH_BIN)/cipher $(BENCH_BIN)/lat
-# ine.ko's memory per session needs the kmod work's netlink client.
-BENCH_BINS  += $(if $(wildcard agent/inenl.c),$(BENCH_BIN)/kmodmem)
-# tools/bench/handshake (the TLS work's, built by its own rule) when present.
-BENCH_EXTRA := $(if $(wildcard tools/bench/handshake.c),tools/bench/handshake)
+BENCH_BINS  += $(BENCH_BIN)/kmodmem
+BENCH_EXTRA := tools/bench/handshake
 # A safety net only: the VM part bounds its own bulk rounds (INE_BENCH_BULK_BUDGET);
 # on a machine shared with other VMs its first round alone can take 10+ minutes.
 BENCH_VM_TIMEOUT ?= 1500
@@ -21,14 +19,20 @@ $(BENCH_BIN)/libbench.a: tools/bench/bench.o
 $(BENCH_BIN)/%: tools/bench/%.c $(BENCH_BIN)/libbench.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# With the TLS work's agent/tls.h + ktls.h, xfer --ine measures kernel-TLS
-# sendfile through ine's own hand-off (TLS 1.3 receive in the kernel too).
-BENCH_INE_TLS := $(and $(wildcard agent/tls.h),$(wildcard agent/ktls.h))
-$(BENCH_BIN)/xfer: tools/bench/xfer.c $(BENCH_BIN)/libbench.a $(if $(BENCH_INE_TLS),agent/libine-agent.a)
-	$(CC) $(CPPFLAGS) $(if $(BENCH_INE_TLS),-DBENCH_INE_TLS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# xfer --ine measures kernel-TLS sendfile through ine's own hand-off (TLS
+# 1.3 receive in the kernel too); kmodmem is ine.ko's memory per session.
+$(BENCH_BIN)/xfer: tools/bench/xfer.c $(BENCH_BIN)/libbench.a agent/libine-agent.a $(INENL_LIB)
+	$(CC) $(CPPFLAGS) -DBENCH_INE_TLS $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BENCH_BIN)/kmodmem: tools/bench/kmodmem.c $(BENCH_BIN)/libbench.a agent/libine-agent.a
+$(BENCH_BIN)/kmodmem: tools/bench/kmodmem.c $(BENCH_BIN)/libbench.a agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Full mutual-TLS handshakes per second per core, TLS 1.2 and 1.3 (host).
+tools/bench/handshake: tools/bench/handshake.c agent/libine-agent.a $(INENL_LIB)
+	$(CC) $(CPPFLAGS) -Itests/vm $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-tls: tools/bench/handshake
+	tools/bench/handshake -n $(or $(BENCH_N),1000)
 
 bench-bins: $(BENCH_BINS) $(BENCH_EXTRA)
 
@@ -41,10 +45,11 @@ bench: bench-bins
 
 bench-clean:
 	rm -f tools/bench/*.o tools/bench/*.d
+	rm -f tools/bench/handshake
 	rm -rf $(BENCH_BIN)
 
 clean: bench-clean
 
 -include $(wildcard tools/bench/*.d $(BENCH_BIN)/*.d)
 
-.PHONY: bench bench-bins bench-clean
+.PHONY: bench bench-bins bench-clean bench-tls

@@ -1,5 +1,5 @@
 # libine: the application library (libine.so + libine.a) and its tools.
-LIBINE_SRC := $(wildcard lib/*.c)
+LIBINE_SRC := $(wildcard lib/libine/*.c)
 LIBINE_OBJ := $(LIBINE_SRC:.c=.o)
 LIBINE_SONAME := libine.so.0
 
@@ -31,7 +31,7 @@ install-libine: lib/libine.so lib/libine.a
 
 clean: libine-clean
 libine-clean:
-	rm -f lib/*.o lib/*.d lib/libine.so lib/libine.a tools/ine-send tools/ine-recv tools/*.d
+	rm -f lib/libine/*.o lib/libine/*.d lib/libine.so lib/libine.a tools/ine-send tools/ine-recv tools/*.d
 
--include $(wildcard lib/*.d)
+-include $(wildcard lib/libine/*.d)
 .PHONY: libine-hostcheck install-libine libine-clean

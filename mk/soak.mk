@@ -1,4 +1,4 @@
-# make soak (issue 8's load item; not part of make check): SOAK_CONNS
+# soak.mk — `make soak` (not part of make check): SOAK_CONNS
 # routed connections with verified traffic for SOAK_MINUTES through a
 # 3-node cluster in the VM (kernel TLS, ine.ko), counted from when all are
 # flowing, with a certificate rotation and an encryption toggle (off, on) in

@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <event2/event.h>
 
-#include "api.h"
-#include "daemon.h"
+#include "api/api.h"
+#include "daemon/daemon.h"
 #include "../../tools/inectl/http.h"
 
 static struct {

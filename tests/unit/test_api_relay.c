@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <event2/event.h>
 
-#include "daemon.h"
-#include "daemon_relay.h"
+#include "daemon/daemon.h"
+#include "daemon/daemon_relay.h"
 #include "test_relay_util.h"
 
 static struct {

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "broker.h"
+#include "dp/broker.h"
 
 static int enc(uint8_t op, uint32_t node, uint32_t db, const char *name, uint8_t *buf)
 {

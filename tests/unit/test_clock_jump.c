@@ -8,11 +8,11 @@
 
 #include <criterion/criterion.h>
 
-#include "atomicfile.h"
-#include "clock.h"
-#include "log.h"
-#include "pki.h"
-#include "rotalert.h"
+#include "core/atomicfile.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "pki/pki.h"
+#include "pki/rotalert.h"
 #include "test_pki_lib.h"
 
 static char *dir;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "core/config.h"
 
 static const char good[] =
 	"{\"version\": 7,"

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "config_relay.h"
+#include "dp/config_relay.h"
 
 static const char cfg_json[] =
 	"{\"version\": 3, \"cluster\": {\"id\": \"c\", \"name\": \"c\"},"

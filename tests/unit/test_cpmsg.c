@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "cpmsg.h"
+#include "cp/cpmsg.h"
 
 /* Frame raw JSON text (no validation) for the decoder. */
 static uint8_t *frame(const char *json, size_t *len)

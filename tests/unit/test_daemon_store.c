@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "daemon/daemon.h"
 
 Test(daemon_store, failed_write_alerts_then_clears)
 {

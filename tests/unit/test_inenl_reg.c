@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../agent/inenl_reg.h"
+#include "inenl/inenl_reg.h"
 
 static int sock(void)
 {

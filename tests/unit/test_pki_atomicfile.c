@@ -10,9 +10,9 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 
-#include "atomicfile.h"
-#include "clock.h"
-#include "log.h"
+#include "core/atomicfile.h"
+#include "core/clock.h"
+#include "core/log.h"
 #include "test_pki_lib.h"
 
 static char *dir;

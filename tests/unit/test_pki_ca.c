@@ -9,7 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "pki_internal.h"
+#include "pki/pki_internal.h"
 #include "test_pki_lib.h"
 
 #define CID "0b3c8a9e-1111-4222-8333-444455556666"

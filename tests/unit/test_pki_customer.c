@@ -10,7 +10,7 @@
 #include <criterion/parameterized.h>
 #include <openssl/pem.h>
 
-#include "pki_internal.h"
+#include "pki/pki_internal.h"
 #include "test_pki_lib.h"
 
 #define GOOD_NB (T0 - 10 * DAY)

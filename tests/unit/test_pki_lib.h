@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "pki.h"
+#include "pki/pki.h"
 
 #define T0 ((time_t)1800000000)	/* 2027-01-15: a fixed "now" */
 #define DAY ((time_t)86400)

@@ -5,7 +5,7 @@
 
 #include <criterion/criterion.h>
 
-#include "pki.h"
+#include "pki/pki.h"
 #include "test_pki_lib.h"
 
 static void internal_at(struct pki_plane_dates *d, time_t issued)

@@ -12,10 +12,10 @@
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 
-#include "atomicfile.h"
-#include "clock.h"
-#include "log.h"
-#include "pki_internal.h"
+#include "core/atomicfile.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "pki/pki_internal.h"
 #include "test_pki_lib.h"
 
 static char *dir;

@@ -20,7 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "test_relay_util.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 const char *const tr_suite_name[TR_NSUITES] = {
 	"TLS1.2 ECDHE-RSA-AES128-GCM-SHA256", "TLS1.2 ECDHE-RSA-AES256-GCM-SHA384",

@@ -21,8 +21,8 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
-#include "listener.h"
-#include "relay.h"
+#include "tls/listener.h"
+#include "dp/relay.h"
 
 enum tr_suite {
 	TR_TLS12_AES128, TR_TLS12_AES256, TR_TLS13_AES128, TR_TLS13_AES256,

@@ -6,7 +6,7 @@
 
 #include <criterion/criterion.h>
 
-#include "route.h"
+#include "dp/route.h"
 
 static int enc(uint32_t db, const char *name, uint8_t *b)
 {

@@ -6,9 +6,9 @@
 #include <criterion/criterion.h>
 #include <unistd.h>
 
-#include "tls.h"
-#include "ktls.h"
-#include "tlsio.h"
+#include "tls/tls.h"
+#include "tls/ktls.h"
+#include "tls/tlsio.h"
 #include "../vm/ktls_testpki.h"
 #include "../vm/ktls_testnet.h"
 

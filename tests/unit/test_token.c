@@ -8,7 +8,7 @@
 
 #include <criterion/criterion.h>
 
-#include "token.h"
+#include "cp/token.h"
 
 static struct token sample(void)
 {

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <event2/event.h>
 
-#include "api.h"
-#include "cp.h"
-#include "daemon.h"
-#include "log.h"
+#include "api/api.h"
+#include "cp/cp.h"
+#include "daemon/daemon.h"
+#include "core/log.h"
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {

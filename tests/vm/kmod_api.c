@@ -22,7 +22,7 @@
 #include <netlink/netlink.h>
 #include <netlink/genl/genl.h>
 #include <netlink/genl/ctrl.h>
-#include "inenl.h"
+#include "inenl/inenl.h"
 #include "kmod_util.h"
 
 /* ---- raw requests, for malformed input inenl would never send ------------ */

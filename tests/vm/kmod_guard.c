@@ -15,7 +15,7 @@
 #include <sys/ioctl.h>
 #include <stdint.h>
 #include <time.h>
-#include "inenl.h"
+#include "inenl/inenl.h"
 #include "kmod_util.h"
 
 static int mode_of(const char *s)

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
-#include "inenl.h"
+#include "inenl/inenl.h"
 #include "kmod_util.h"
 
 struct pairs {

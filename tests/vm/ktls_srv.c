@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ktls_srv - a test TLS server with the agent's policy (agent/tls.c), for
+ * ktls_srv - a test TLS server with the agent's policy (agent/tls/tls.c), for
  * probing with `openssl s_client` (tests/host/t-tls-ciphers.sh).
  *
  *   ktls_srv --dir DIR [--port P]
@@ -20,9 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ktls.h"
-#include "tls.h"
-#include "tlsio.h"
+#include "tls/ktls.h"
+#include "tls/tls.h"
+#include "tls/tlsio.h"
 #include "ktls_testnet.h"
 #include "ktls_testpki.h"
 

@@ -17,7 +17,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "tls.h"
+#include "tls/tls.h"
 
 static __attribute__((unused)) int tn_set_nonblock(int fd, bool on)
 {

@@ -3,7 +3,7 @@
  * ktls_testpki.h - throw-away test certificates made with OpenSSL APIs, for
  * the TLS unit tests, the VM kTLS programs and the handshake bench.  Header
  * only (static functions) so every test binary can include it without
- * another object in the shared library.  Not the product's PKI (agent/pki.c).
+ * another object in the shared library.  Not the product's PKI (agent/pki/).
  *
  * Identity as in DESIGN.md: CN=<node>, O=ine, OU=<cluster id>, one SAN URI
  * ine://<cluster>/node/<id>/<cp|dp>, EKU serverAuth+clientAuth.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ktls_xfer - kernel TLS end to end, for each allowed suite:
- *   handshake (agent/tls.c), kTLS TX+RX install (agent/ktls.c; TLS 1.3 RX is
+ *   handshake (agent/tls/tls.c), kTLS TX+RX install (agent/tls/ktls.c; TLS 1.3 RX is
  *   ours), sendfile() N MiB of random bytes client->server and the received
  *   copy back server->client, sha256 of every byte compared, /proc/net/tls_stat
  *   current sessions seen, the client's close_notify read as a clean EOF by
@@ -31,9 +31,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "ktls.h"
-#include "tls.h"
-#include "tlsio.h"
+#include "tls/ktls.h"
+#include "tls/tls.h"
+#include "tls/tlsio.h"
 #include "ktls_testnet.h"
 #include "ktls_testpki.h"
 

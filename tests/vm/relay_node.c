@@ -50,11 +50,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "inenl.h"
-#include "listener.h"
-#include "relay.h"
-#include "route.h"
-#include "tls.h"
+#include "inenl/inenl.h"
+#include "tls/listener.h"
+#include "dp/relay.h"
+#include "dp/route.h"
+#include "tls/tls.h"
 
 #define CHUNK (1 << 20)
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * handshake - full mutual-auth handshakes per second with the agent's TLS
- * policy (agent/tls.c), RSA-2048 leaves, fresh TCP connection each time, no
+ * policy (agent/tls/tls.c), RSA-2048 leaves, fresh TCP connection each time, no
  * resumption (there is none: no tickets, no cache).  Client and server are
  * separate processes; each reports its CPU time, so handshakes/s per core
  * is N / CPU seconds of the busier side.
@@ -17,8 +17,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#include "ktls.h"
-#include "tls.h"
+#include "tls/ktls.h"
+#include "tls/tls.h"
 #include "ktls_testnet.h"
 #include "ktls_testpki.h"
 

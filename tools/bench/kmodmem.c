@@ -7,7 +7,7 @@
  * Opens N loopback TCP connections first (their socket memory is not
  * ine.ko's), lets the machine settle, reads the bytes in live slab objects
  * (/proc/slabinfo, every cache; ine.ko kmallocs its sessions) and the
- * Slab total, registers every client socket with ine.ko (agent/inenl.h)
+ * Slab total, registers every client socket with ine.ko (lib/inenl/inenl.h)
  * and reads them again: the difference over N is what one session costs.  The
  * module's own totals must show the N sessions, or nothing is reported.
  * Meant for the VM, where nothing else allocates meanwhile.
@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "inenl.h"
+#include "inenl/inenl.h"
 
 /* Bytes in live slab objects, all caches (/proc/slabinfo: active_objs x objsize). */
 static long long slab_active_bytes(void)

@@ -36,8 +36,8 @@
 #include <openssl/err.h>
 #ifdef BENCH_INE_TLS
 #include <openssl/pem.h>
-#include "ktls.h"
-#include "tls.h"
+#include "tls/ktls.h"
+#include "tls/tls.h"
 #endif
 
 #define ACK_KTLS_RX 1u
@@ -520,7 +520,7 @@ int main(int argc, char **argv)
 			o.ine = o.ktls = true;
 			break;
 #else
-			fprintf(stderr, "xfer: --ine needs agent/tls.h and agent/ktls.h (not built in)\n");
+			fprintf(stderr, "xfer: --ine needs agent/tls/tls.h and agent/tls/ktls.h (not built in)\n");
 			return 2;
 #endif
 		default: goto usage;

@@ -8,7 +8,7 @@
 #include <linux/ine.h>
 #include "cli.h"
 #include "inectl.h"
-#include "inenl.h"
+#include "inenl/inenl.h"
 
 static const char usage[] =
 	"Usage: inectl guard [off|audit|enforce] [ports <port>[,<port>...]]\n"

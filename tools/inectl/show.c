@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <jansson.h>
-#include "inenl.h"
+#include "inenl/inenl.h"
 #include "inectl.h"
 
 #define DUMP_TRIES 10

@@ -3,7 +3,7 @@
  * ine — internode encryption: the generic netlink protocol of ine.ko.
  *
  * This header is the one copy of the contract between the kernel module
- * (kmod/), the agent (agent/inenl.c) and the operator CLI (inectl).
+ * (kmod/), the agent (lib/inenl/inenl.c) and the operator CLI (inectl).
  *
  * Family name INE_GENL_NAME ("ine"), version INE_GENL_VERSION; the module
  * carries MODULE_ALIAS_GENL_FAMILY("ine"), so resolving the family loads it
