@@ -64,7 +64,16 @@ static void listener_write(const struct metrics_snapshot *m, FILE *f)
 		"Connections closed because every handshake place was busy.",
 		m->listener.refused_full);
 	counter(f, "ine_listener_paused_total",
-		"Times accepting paused with every handshake place busy.", m->listener.paused);
+		"Times accepting paused: every place held by members' handshakes, or accept() failing.", m->listener.paused);
+	counter(f, "ine_listener_rate_limited_total",
+		"Connections from addresses not known as members' closed over the handshake rate limit.",
+		m->listener.rate_limited);
+	counter(f, "ine_listener_refused_per_address_total",
+		"Connections closed because their address held its share of handshakes already.",
+		m->listener.refused_per_addr);
+	counter(f, "ine_listener_accept_errors_total",
+		"accept() failures on the internode port (out of descriptors or memory).",
+		m->listener.accept_errors);
 }
 
 int metrics_write(const struct metrics_snapshot *m, FILE *f)

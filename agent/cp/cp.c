@@ -2350,6 +2350,17 @@ struct listener *cp_listener(struct cp *cp) { return cp->listener; }
  * a member connecting at that moment is never refused, and handshakes in
  * progress finish with the context they started with (each SSL holds a
  * reference to its own).  Only a change of address re-opens the port. */
+/* Whoever was told of the listener forgets it before it goes. */
+static void listener_drop(struct cp *cp)
+{
+	if (!cp->listener)
+		return;
+	if (cp->hooks.listener_changed)
+		cp->hooks.listener_changed(cp->hooks.arg, NULL);
+	listener_free(cp->listener);
+	cp->listener = NULL;
+}
+
 static void listener_sync(struct cp *cp)
 {
 	const struct config_node *me;
@@ -2379,10 +2390,7 @@ static void listener_sync(struct cp *cp)
 		log_info("control plane: port %u serves the new certificates", cp->port);
 		return;
 	}
-	if (cp->listener) {
-		listener_free(cp->listener);
-		cp->listener = NULL;
-	}
+	listener_drop(cp);
 	l = listener_new(cp->base, ctx, addr, cp->port, NULL);
 	if (!l) {
 		log_err("control plane: cannot listen on %s port %u", addr, cp->port);
@@ -2559,8 +2567,7 @@ void cp_free(struct cp *cp)
 	if (cp->cert_tick)
 		event_free(cp->cert_tick);
 	clock_watch_free(cp->clock_watch);
-	if (cp->listener)
-		listener_free(cp->listener);
+	listener_drop(cp);
 	tls_ctx_free(cp->server_ctx);
 	tls_ctx_free(cp->client_ctx);
 	inenl_close(cp->nl);

@@ -69,7 +69,8 @@ struct cp_hooks {
 	/* This node became node `node_id` (create / join). */
 	void (*member_changed)(void *arg, uint32_t node_id);
 	/* Port 3342 was (re)opened (first membership, new certificate):
-	 * register the data plane's "ine-dp/1" handler on it. */
+	 * register the data plane's "ine-dp/1" handler on it.  l NULL: the
+	 * port is about to close (forget the old listener). */
 	void (*listener_changed)(void *arg, struct listener *l);
 	/* Our certificates or trust changed (rotation, join, upload). */
 	void (*pki_changed)(void *arg);

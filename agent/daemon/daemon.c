@@ -600,7 +600,7 @@ static json_t *listener_json(struct daemon *d)
 
 	if (!d->listener_stats || d->listener_stats(d->listener_stats_arg, &ls))
 		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "handshaking", (json_int_t)ls.handshaking,
 			 "accepted", (json_int_t)ls.accepted,
 			 "handed_off", (json_int_t)ls.handed_off,
@@ -609,7 +609,10 @@ static json_t *listener_json(struct daemon *d)
 			 "hello_timed_out", (json_int_t)ls.hello_timed_out,
 			 "evicted", (json_int_t)ls.evicted,
 			 "refused_full", (json_int_t)ls.refused_full,
-			 "paused", (json_int_t)ls.paused);
+			 "paused", (json_int_t)ls.paused,
+			 "rate_limited", (json_int_t)ls.rate_limited,
+			 "refused_per_address", (json_int_t)ls.refused_per_addr,
+			 "accept_errors", (json_int_t)ls.accept_errors);
 }
 
 static json_t *op_status_local(void *ctx)

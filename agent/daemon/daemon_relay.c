@@ -36,6 +36,7 @@ struct daemon_relay {
 	SSL_CTX *(*ctx_new)(void *arg);
 	void *ctx_arg;
 	struct dr_session *sessions;
+	struct listener *l;        /* port 3342's, once announced */
 	char error[CONFIG_ERR_MAX];
 };
 
@@ -243,12 +244,40 @@ static int check(void *arg, const struct config *next, uint32_t self, char *err,
 	return rc ? -EINVAL : 0;
 }
 
+/* Members' addresses are let through the listener's stranger limits: a
+ * restarted peer's burst of routed connections must not be throttled. */
+static void members_to_listener(struct daemon_relay *dr, const struct config *cfg)
+{
+	struct sockaddr_storage *ss;
+	char host[CONFIG_ADDR_MAX];
+	socklen_t sl;
+	uint16_t port;
+	size_t i, n = 0;
+
+	if (!dr->l)
+		return;
+	ss = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof(*ss));
+	if (!ss)
+		return;
+	for (i = 0; i < cfg->n_nodes; i++) {
+		const char *a = cfg->nodes[i].address;
+
+		if (config_hostport_parse(a, host, sizeof(host), &port))
+			snprintf(host, sizeof(host), "%s", a);
+		if (route_sockaddr(host, 0, &ss[n], &sl) == 0)
+			n++;
+	}
+	listener_set_members(dr->l, ss, n);
+	free(ss);
+}
+
 static void apply(struct daemon_relay *dr, const struct config *cfg)
 {
 	struct config_relay cr;
 	char err[CONFIG_ERR_MAX] = "";
 	uint32_t self = dr->d->self_node;
 
+	members_to_listener(dr, cfg);
 	if (!dr->r || !self || !config_node_find(cfg, self))
 		return;
 	if (config_relay_build(cfg, self, &cr, err, sizeof(err)) ||
@@ -351,6 +380,10 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 	uint16_t port;
 	int rc;
 
+	if (!l) {
+		dr->l = NULL;
+		return 0;
+	}
 	/* cp_new() announces its listener before main() has wired the TLS
 	 * context source; main() announces it again once it has.  Not an
 	 * error, so say nothing. */
@@ -381,6 +414,8 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 		log_msg(LOG_LVL_INFO, "data plane up: relay serving %s",
 			self ? self->name : "this node");
 	}
+	dr->l = l;
+	members_to_listener(dr, dr->d->cfg);
 	rc = listener_set_handler(l, RELAY_ALPN, relay_accept_tls, dr->r);
 	if (rc)
 		log_msg(LOG_LVL_ERR, "data plane: cannot take %s connections: %s", RELAY_ALPN,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Port 3342: accept, non-blocking server handshake, dispatch by ALPN. */
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <linux/ine.h>
 
 #include "inenl/inenl.h"
+#include "tls/admit.h"
 #include "tls/listener.h"
 #include "core/log.h"
 #include "dp/route.h"
@@ -32,6 +34,8 @@ struct hs {
 	struct hs *next, *prev;		/* newest first */
 	int fd;
 	bool hello;			/* a whole ClientHello has been read */
+	bool known;			/* from a known member address (admit.h) */
+	struct admit_addr *addr;
 	uint64_t born_ms;		/* accepted at (CLOCK_MONOTONIC) */
 	struct tls_conn *tc;
 	struct event *rd, *wr, *timer;
@@ -44,8 +48,12 @@ struct listener {
 	struct handler h[LISTENER_MAX_HANDLERS];
 	struct hs *hs;
 	unsigned int max_hs, timeout_ms, hello_timeout_ms, evict_after_ms;
-	bool paused;
-	struct event *resume;		/* paused: when a silent one may be evicted */
+	unsigned int unknown_max, unknown;	/* places unknown addresses may hold; hold */
+	struct admit *admit;
+	bool paused_full;		/* every place held by members' handshakes */
+	bool paused_err;		/* after an accept error, until `resume` */
+	struct event *resume;
+	uint64_t accept_err_logged_ms;
 	struct inenl *nl;		/* ine.ko, NULL: sessions not registered */
 	struct listener_stats st;
 };
@@ -71,11 +79,14 @@ static void hs_free(struct hs *h, bool close_fd)
 	if (h->next)
 		h->next->prev = h->prev;
 	l->st.handshaking--;
+	if (!h->known)
+		l->unknown--;
+	admit_release(l->admit, h->addr);
 	free(h);
-	if (l->paused && l->st.handshaking < l->max_hs) {
-		l->paused = false;
-		evtimer_del(l->resume);
-		evconnlistener_enable(l->evl);
+	if (l->paused_full && l->st.handshaking < l->max_hs) {
+		l->paused_full = false;
+		if (!l->paused_err)
+			evconnlistener_enable(l->evl);
 	}
 }
 
@@ -97,8 +108,6 @@ static void hs_fail(struct hs *h, const char *why)
 	         h->tc && h->tc->reason[0] ? ": " : "", h->tc ? h->tc->reason : "");
 	hs_free(h, true);
 }
-
-static void hs_maybe_pause(struct listener *l);
 
 /* The server has read a complete ClientHello once its state machine has moved
  * past reading it (OpenSSL enters TLS_ST_SR_CLNT_HELLO as soon as the
@@ -127,7 +136,6 @@ static void hs_step(struct hs *h)
 		h->hello = true;
 		if (h->l->timeout_ms > h->l->hello_timeout_ms)
 			evtimer_add(h->timer, &tv);
-		hs_maybe_pause(h->l);
 	}
 	if (ret == -EAGAIN) {
 		if (tc->want == TLS_WANT_WRITE) {
@@ -151,6 +159,10 @@ static void hs_step(struct hs *h)
 	cb = hd->cb;
 	arg = hd->arg;
 	h->l->st.handed_off++;
+	/* A member's certificate was verified (a joiner has none yet): its
+	 * address is a member's from now on, preferred over strangers. */
+	if (tc->alpn != TLS_ALPN_JOIN)
+		admit_set_known(h->addr);
 	hs_free(h, false);
 	cb(arg, tc);
 }
@@ -202,48 +214,56 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The oldest handshake still waiting for its ClientHello: a member sends
- * that right after connecting, so the one that has waited longest is the
- * likeliest to be a stalled attacker. */
-static struct hs *hs_oldest_silent(const struct listener *l)
+/* The oldest handshake matching (known, silent-only) that has been in
+ * progress for at least min_age_ms; the list is newest first. */
+static struct hs *hs_oldest(const struct listener *l, bool known, bool silent_only,
+			    uint64_t min_age_ms, uint64_t now)
 {
 	struct hs *h, *old = NULL;
 
 	for (h = l->hs; h; h = h->next)
-		if (!h->hello)
+		if (h->known == known && (!silent_only || !h->hello) &&
+		    now - h->born_ms >= min_age_ms)
 			old = h;
 	return old;
 }
 
-/* A silent connection may be evicted once it has had evict_after_ms to send
- * its ClientHello: a burst of members' connections accepted before their
- * ClientHellos were read must not evict each other. */
-static struct hs *hs_victim(const struct listener *l)
+/*
+ * A place for a new connection when the ones it may use are taken: an
+ * unknown address may only displace another unknown one that has had
+ * evict_after_ms, whatever stage it reached (a stalled attacker past its
+ * ClientHello is no better than a silent one); a member's address
+ * displaces any unknown one at once, or a silent member connection that
+ * has had its evict_after_ms (a burst of members must not evict each
+ * other while their ClientHellos are still in flight).
+ */
+static struct hs *hs_victim(const struct listener *l, bool known, uint64_t now)
 {
-	struct hs *h = hs_oldest_silent(l);
+	struct hs *v;
 
-	return h && now_ms() - h->born_ms >= l->evict_after_ms ? h : NULL;
+	if (!known)
+		return hs_oldest(l, false, false, l->evict_after_ms, now);
+	v = hs_oldest(l, false, false, 0, now);
+	return v ? v : hs_oldest(l, true, true, l->evict_after_ms, now);
 }
 
-/* All places taken and no connection to evict yet: leave new connections in
- * the kernel's backlog until a handshake ends (hs_free resumes) or the
- * oldest silent one becomes evictable (the resume timer). */
+static bool hs_room(const struct listener *l, bool known)
+{
+	return l->st.handshaking < l->max_hs && (known || l->unknown < l->unknown_max);
+}
+
+/* Every place held by members' handshakes (a burst of routed connections
+ * after a peer restarts): there is nobody to evict, so leave the rest in
+ * the kernel's backlog until one finishes rather than close them.  While
+ * a stranger holds a place, keep accepting: a member takes it. */
 static void hs_maybe_pause(struct listener *l)
 {
-	struct hs *old;
-
-	if (l->paused || l->st.handshaking < l->max_hs || hs_victim(l))
+	if (l->paused_full || l->st.handshaking < l->max_hs || l->unknown)
 		return;
-	l->paused = true;
+	l->paused_full = true;
 	l->st.paused++;
-	evconnlistener_disable(l->evl);
-	old = hs_oldest_silent(l);
-	if (old) {
-		uint64_t wait = old->born_ms + l->evict_after_ms - now_ms();
-		struct timeval tv = { wait / 1000, (wait % 1000) * 1000 };
-
-		evtimer_add(l->resume, &tv);
-	}
+	if (!l->paused_err)
+		evconnlistener_disable(l->evl);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -252,15 +272,48 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!l->paused)
+	l->paused_err = false;
+	if (!l->paused_full)
+		evconnlistener_enable(l->evl);
+}
+
+/*
+ * accept() failed.  Out of descriptors (EMFILE/ENFILE) or memory, the
+ * pending connection stays in the backlog and the listening socket stays
+ * readable: without this libevent would call accept() again at once, for
+ * ever.  Give up the oldest stranger's handshake place (its descriptor
+ * lets the next accept succeed) or, with none, stop accepting for 100 ms.
+ */
+static void on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	uint64_t now = now_ms();
+	struct timeval tv = { 0, 100 * 1000 };
+	struct hs *v;
+
+	(void)evl;
+	if (err == EINTR || err == EAGAIN || err == ECONNABORTED)
 		return;
-	l->paused = false;
-	if (l->st.handshaking >= l->max_hs && !hs_victim(l)) {
-		/* the silent one said hello meanwhile: wait for the next */
-		hs_maybe_pause(l);
+	l->st.accept_errors++;
+	if (now - l->accept_err_logged_ms >= 10000) {
+		l->accept_err_logged_ms = now;
+		log_warn("listener: accept failed: %s (%" PRIu64 " times so far; "
+			 "raise LimitNOFILE= if this is not an attack)",
+			 strerror(err), l->st.accept_errors);
+	}
+	v = hs_oldest(l, false, false, 0, now);
+	if (v) {
+		l->st.evicted++;
+		hs_fail(v, "evicted: out of file descriptors");
 		return;
 	}
-	evconnlistener_enable(l->evl);
+	if (!l->paused_err) {
+		l->paused_err = true;
+		l->st.paused++;
+		evconnlistener_disable(l->evl);
+		evtimer_add(l->resume, &tv);
+	}
 }
 
 static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -270,40 +323,59 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	unsigned int ms = l->hello_timeout_ms < l->timeout_ms ? l->hello_timeout_ms :
 								l->timeout_ms;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct admit_addr *addr;
+	enum admit_verdict v;
 	struct hs *h, *victim;
+	uint64_t now = now_ms();
+	bool known;
 	int one = 1;
 
 	(void)evl;
-	(void)sa;
 	(void)salen;
 	l->st.accepted++;
-	/* Full: make room by dropping a connection that has not said hello yet,
-	 * rather than making this one wait behind it. */
-	if (l->st.handshaking >= l->max_hs) {
-		victim = hs_victim(l);
+	/* Before any RSA work: strangers are limited per address and in all;
+	 * refusing is a close(), cheaper than the accept was. */
+	v = admit_check(l->admit, sa, now, &addr);
+	if (v != ADMIT_OK) {
+		if (v == ADMIT_RATE)
+			l->st.rate_limited++;
+		else
+			l->st.refused_per_addr++;
+		close(fd);
+		return;
+	}
+	known = admit_is_known(addr);
+	if (!hs_room(l, known)) {
+		victim = hs_victim(l, known, now);
 		if (!victim) {
-			/* Not reached while accepting pauses as it should
-			 * (libevent stops its accept batch when disabled). */
 			l->st.refused_full++;
+			admit_release(l->admit, addr);
 			close(fd);
 			return;
 		}
 		l->st.evicted++;
-		hs_fail(victim, "evicted: handshake places full, no ClientHello yet");
+		hs_fail(victim, victim->hello ?
+			"evicted: handshake places full, handshake not finished" :
+			"evicted: handshake places full, no ClientHello yet");
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
+		admit_release(l->admit, addr);
 		close(fd);
 		return;
 	}
 	h->l = l;
 	h->fd = fd;
-	h->born_ms = now_ms();
+	h->born_ms = now;
+	h->known = known;
+	h->addr = addr;
 	h->next = l->hs;
 	if (l->hs)
 		l->hs->prev = h;
 	l->hs = h;
 	l->st.handshaking++;
+	if (!known)
+		l->unknown++;
 	hs_maybe_pause(l);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	hs_register(l, fd);
@@ -338,8 +410,14 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 			      opts->hello_timeout_ms : LISTENER_HELLO_TIMEOUT_MS;
 	l->evict_after_ms = opts && opts->evict_after_ms ? opts->evict_after_ms :
 							   LISTENER_EVICT_AFTER_MS;
+	/* A quarter of the places stay for members' addresses whatever
+	 * strangers do. */
+	l->unknown_max = l->max_hs - l->max_hs / 4;
+	if (!l->unknown_max)
+		l->unknown_max = 1;
+	l->admit = admit_new(opts ? &opts->admit : NULL);
 	l->resume = evtimer_new(base, on_resume, l);
-	if (!l->resume)
+	if (!l->admit || !l->resume)
 		goto err;
 	if (route_sockaddr(addr && addr[0] ? addr : "0.0.0.0", port, &ss, &sl))
 		goto err;
@@ -352,10 +430,12 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 		        addr && addr[0] ? addr : "0.0.0.0", port, strerror(errno));
 		goto err;
 	}
+	evconnlistener_set_error_cb(l->evl, on_accept_error);
 	return l;
 err:
 	if (l->resume)
 		event_free(l->resume);
+	admit_free(l->admit);
 	free(l);
 	return NULL;
 }
@@ -368,12 +448,25 @@ void listener_free(struct listener *l)
 		hs_free(l->hs, true);
 	event_free(l->resume);
 	evconnlistener_free(l->evl);
+	admit_free(l->admit);
 	free(l);
 }
 
 void listener_set_ctx(struct listener *l, SSL_CTX *ctx)
 {
 	l->ctx = ctx;
+}
+
+void listener_set_members(struct listener *l, const struct sockaddr_storage *addrs, size_t n)
+{
+	size_t i;
+
+	admit_members_clear(l->admit);
+	for (i = 0; i < n; i++)
+		if (admit_member_add(l->admit, (const struct sockaddr *)&addrs[i]))
+			log_warn("listener: member address %zu of %zu not pre-admitted "
+				 "(table window full); it is learned at its first handshake",
+				 i + 1, n);
 }
 
 void listener_set_inenl(struct listener *l, struct inenl *nl)

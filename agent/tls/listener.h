@@ -7,22 +7,29 @@
  * is the SSL_CTX's (tls.h: tls_config.accept_alpn); one that passes the
  * handshake but has no handler registered is closed.
  *
- * Slowloris and floods: at most max_handshakes handshakes are in progress.
- * A connection must deliver its whole ClientHello within hello_timeout_ms
- * and then finish within handshake_timeout_ms.  When every place is taken, the
- * oldest connection that has gone evict_after_ms without a ClientHello is
- * dropped to make room, so stalled connections cannot keep a member waiting
- * for more than about evict_after_ms; until there is one, accepting pauses
- * (the kernel's backlog holds the rest, as it does a burst of members).  No per-address cap: a peer node opening many
- * routed connections at once is a burst from one address too.  Stalling
- * after a whole ClientHello costs an attacker a key share per connection and
- * is bounded by handshake_timeout_ms.
+ * Slowloris and floods: at most max_handshakes handshakes are in progress,
+ * and before any RSA work is spent on a connection admit.h decides whether
+ * its address may start one (members' addresses always; strangers within
+ * per-address and overall limits).  A quarter of the places are kept for
+ * members' addresses.  A connection must deliver its whole ClientHello
+ * within hello_timeout_ms and then finish within handshake_timeout_ms.
+ * When the places a new connection may use are taken, the oldest
+ * stranger's handshake that has had evict_after_ms gives up its place,
+ * whatever stage it reached (a member's connection takes a stranger's
+ * place at once); with none to give, a stranger's new connection is closed
+ * (cheaper than to stop accepting, which would queue members behind
+ * strangers in the kernel's backlog).  Only when members' handshakes hold
+ * every place does accepting pause, their burst waiting in the backlog.
+ * Out of descriptors, accept() failing does not spin: a stranger's place
+ * is given up, or accepting pauses for 100 ms.
  */
 #ifndef INE_LISTENER_H
 #define INE_LISTENER_H
 
 #include <stdint.h>
 #include <openssl/ssl.h>
+
+#include "tls/admit.h"
 
 struct event_base;
 struct listener;
@@ -47,6 +54,7 @@ struct listener_opts {
 	unsigned int handshake_timeout_ms;	/* 0: LISTENER_HANDSHAKE_TIMEOUT_MS */
 	unsigned int hello_timeout_ms;		/* 0: LISTENER_HELLO_TIMEOUT_MS */
 	unsigned int evict_after_ms;		/* 0: LISTENER_EVICT_AFTER_MS */
+	struct admit_opts admit;		/* zeroes: admit.h's defaults */
 };
 
 /*
@@ -73,17 +81,26 @@ void listener_set_ctx(struct listener *l, SSL_CTX *ctx);
 struct inenl;
 void listener_set_inenl(struct listener *l, struct inenl *nl);
 
+/* The cluster members' addresses (admit.h: known, never rate limited);
+ * replaces the previous set.  Called on every configuration change. */
+struct sockaddr_storage;
+void listener_set_members(struct listener *l, const struct sockaddr_storage *addrs, size_t n);
+
 /* Register (or replace, with cb NULL remove) the handler for alpn. */
 int listener_set_handler(struct listener *l, const char *alpn,
 			 listener_handler_fn cb, void *arg);
 
 struct listener_stats {
 	unsigned int handshaking;
-	uint64_t accepted, handed_off, failed, paused;
+	uint64_t accepted, handed_off, failed;
+	uint64_t paused;		/* accepting paused: places all members', or accept() failed */
 	uint64_t timed_out;		/* past ClientHello, not done in time */
 	uint64_t hello_timed_out;	/* no whole ClientHello in time */
-	uint64_t evicted;		/* dropped without ClientHello to make room */
-	uint64_t refused_full;		/* every place past ClientHello, closed */
+	uint64_t evicted;		/* dropped to make room (or to free an fd) */
+	uint64_t refused_full;		/* no place and none to give up: closed */
+	uint64_t rate_limited;		/* a stranger over its handshake rate: closed */
+	uint64_t refused_per_addr;	/* a stranger's address already at its cap */
+	uint64_t accept_errors;		/* accept() failed (EMFILE, ENOMEM, ...) */
 };
 void listener_get_stats(const struct listener *l, struct listener_stats *st);
 

@@ -26,6 +26,7 @@ static void do_extra(void *arg)
 
 	extra = listener_new(env.base, env.n[1].sctx, "127.0.0.1", extra_port, o);
 	cr_assert(extra);
+	tr_members_to(extra);
 	cr_assert(listener_set_handler(extra, RELAY_ALPN, relay_accept_tls, env.n[1].r) == 0);
 }
 
@@ -97,10 +98,11 @@ Test(listener, handshake_timeout, .fini = fini, .timeout = 30)
 	extra_port = tr_free_port();
 	tr_call(&env, do_extra, &o);
 	for (i = 0; i < 3; i++) {
-		fd[i] = tr_connect(extra_port);
+		fd[i] = tr_connect_from(extra_port, "127.0.0.2");
 		cr_assert(fd[i] >= 0);
+		usleep(70000);	/* past evict_after_ms */
 	}
-	usleep(150000);
+	usleep(100000);
 	tr_call(&env, do_lstats, NULL);
 	cr_assert_eq(lst.handshaking, 2, "in-progress handshakes must be bounded");
 	cr_assert_eq(lst.accepted, 3);
@@ -176,9 +178,13 @@ Test(listener, stalled_connections_do_not_lock_out_members, .fini = fini, .timeo
 		for (i = 0; i < 10; i++) {
 			int k = round * 10 + i;
 
-			fd[k] = tr_connect(extra_port);
+			char src[32];
+
+			snprintf(src, sizeof(src), "127.0.0.%d", 2 + k);
+			fd[k] = tr_connect_from(extra_port, src);
 			cr_assert(fd[k] >= 0);
-			cr_assert(tr_write_all(fd[k], "\x16", 1) == 0);
+			/* the agent may already have closed it (no place) */
+			(void)tr_write_all(fd[k], "\x16", 1);
 		}
 		usleep(100000);
 		ms = member_echo();
@@ -187,8 +193,11 @@ Test(listener, stalled_connections_do_not_lock_out_members, .fini = fini, .timeo
 	cr_assert_lt(worst, 1000, "a member waited %ld ms behind stalled connections", worst);
 	tr_call(&env, do_lstats, NULL);
 	cr_assert_eq(lst.handed_off, 4);
-	cr_assert_geq(lst.evicted, 32, "40 stalled into 8 places: %llu evicted",
-		      (unsigned long long)lst.evicted);
+	/* 40 stalled into the 6 places strangers may hold: each of the
+	 * others was evicted or, with no place old enough to give, closed. */
+	cr_assert_geq(lst.evicted + lst.refused_full, 34, "40 stalled into 6 places: "
+		      "%llu evicted, %llu refused", (unsigned long long)lst.evicted,
+		      (unsigned long long)lst.refused_full);
 	for (i = 0; i < 40; i++)
 		close(fd[i]);
 	tr_call(&env, do_extra_free, NULL);
@@ -225,35 +234,40 @@ Test(listener, partial_hello_gets_the_short_deadline, .fini = fini, .timeout = 3
 	tr_call(&env, do_extra_free, NULL);
 }
 
-/* A whole ClientHello earns the full handshake time, and when every place
- * holds one, accepting pauses instead of dropping anyone. */
-Test(listener, whole_hello_keeps_its_place, .fini = fini, .timeout = 30)
+/* A whole ClientHello earns the full handshake time, but no longer a
+ * place that cannot be taken: once it has had evict_after_ms a newcomer
+ * evicts it whatever its stage (a stalled attacker past its ClientHello
+ * has cost us an RSA signature and is no better than a silent one). */
+Test(listener, whole_hello_full_deadline_but_evictable, .fini = fini, .timeout = 30)
 {
 	struct listener_opts o = { .max_handshakes = 2, .handshake_timeout_ms = 1500,
-				   .hello_timeout_ms = 300 };
+				   .hello_timeout_ms = 300, .evict_after_ms = 1000 };
 	uint8_t ch[4096];
 	size_t n = client_hello(ch, sizeof(ch));
-	int fd[3], i;
+	int fd[4], i;
 
 	tr_setup(&env, TR_TLS13_AES128, true, false);
 	extra_port = tr_free_port();
 	tr_call(&env, do_extra, &o);
 	for (i = 0; i < 2; i++) {
-		fd[i] = tr_connect(extra_port);
+		fd[i] = tr_connect_from(extra_port, i ? "127.0.0.3" : "127.0.0.2");
 		cr_assert(fd[i] >= 0);
 		cr_assert(tr_write_all(fd[i], ch, n) == 0);
 	}
-	usleep(600000);		/* past the hello deadline */
-	fd[2] = tr_connect(extra_port);
+	usleep(600000);		/* past the hello deadline, before evict_after_ms */
+	fd[2] = tr_connect_from(extra_port, "127.0.0.4");
 	cr_assert(fd[2] >= 0);
 	usleep(200000);
 	tr_call(&env, do_lstats, NULL);
 	cr_assert_eq(lst.hello_timed_out, 0, "a whole ClientHello got the short deadline");
 	cr_assert_eq(lst.handshaking, 2);
-	cr_assert_eq(lst.evicted, 0);
-	cr_assert_eq(lst.paused, 1);
-	cr_assert_eq(lst.accepted, 2, "the third waits in the backlog");
-	for (i = 0; i < 3; i++) {
+	cr_assert_eq(lst.evicted, 0, "evicted before evict_after_ms");
+	cr_assert_eq(lst.refused_full, 1, "the third, with no place to take, is closed");
+	cr_assert_eq(lst.accepted, 3);
+	usleep(300000);		/* the first is 1.1 s old now */
+	fd[3] = tr_connect_from(extra_port, "127.0.0.5");
+	cr_assert(fd[3] >= 0);
+	for (i = 0; i < 4; i++) {
 		struct pollfd p = { fd[i], POLLIN, 0 };
 		char b[64];
 
@@ -263,7 +277,96 @@ Test(listener, whole_hello_keeps_its_place, .fini = fini, .timeout = 30)
 		close(fd[i]);
 	}
 	tr_call(&env, do_lstats, NULL);
-	cr_assert_eq(lst.timed_out, 2);
-	cr_assert_eq(lst.hello_timed_out, 1, "the third, silent, after resuming");
+	cr_assert_eq(lst.evicted, 1, "the oldest, past its ClientHello, gave its place");
+	cr_assert_eq(lst.timed_out, 1, "the second ran out its full handshake time");
+	cr_assert_eq(lst.hello_timed_out, 1, "the fourth, silent");
+	tr_call(&env, do_extra_free, NULL);
+}
+
+/* Every place taken (strangers past their ClientHello, and a silent
+ * connection from the member's own address): a member's connection takes
+ * a stranger's place at once, without waiting for evict_after_ms. */
+Test(listener, member_takes_a_strangers_place_at_once, .fini = fini, .timeout = 30)
+{
+	struct listener_opts o = { .max_handshakes = 4, .handshake_timeout_ms = 20000,
+				   .hello_timeout_ms = 20000, .evict_after_ms = 10000 };
+	uint8_t ch[4096];
+	size_t n = client_hello(ch, sizeof(ch));
+	int fd[4], i;
+	long ms;
+
+	tr_setup(&env, TR_TLS13_AES128, true, false);
+	extra_port = tr_free_port();
+	tr_call(&env, do_extra, &o);
+	tr_set_node_dp_port(1, extra_port);
+	cr_assert(tr_config(&env) == 0);
+	for (i = 0; i < 3; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "127.0.0.%d", 2 + i);
+		fd[i] = tr_connect_from(extra_port, src);
+		cr_assert(fd[i] >= 0);
+		cr_assert(tr_write_all(fd[i], ch, n) == 0);
+	}
+	fd[3] = tr_connect(extra_port);		/* the member's address, silent */
+	cr_assert(fd[3] >= 0);
+	usleep(200000);
+	tr_call(&env, do_lstats, NULL);
+	cr_assert_eq(lst.handshaking, 4);
+	ms = member_echo();
+	cr_assert_lt(ms, 2000, "the member waited %ld ms", ms);
+	tr_call(&env, do_lstats, NULL);
+	cr_assert_eq(lst.evicted, 1, "one stranger gave its place");
+	cr_assert_eq(lst.handed_off, 1);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	tr_call(&env, do_extra_free, NULL);
+}
+
+/* Strangers: at most per_addr_max handshakes at once from one address, at
+ * most addr_rate/s (burst addr_burst) from it, unknown_rate/s from all;
+ * the member's address is never limited. */
+Test(listener, stranger_limits, .fini = fini, .timeout = 30)
+{
+	struct listener_opts o = { .max_handshakes = 64, .handshake_timeout_ms = 20000,
+				   .hello_timeout_ms = 20000,
+				   .admit = { .per_addr_max = 2, .addr_rate = 1, .addr_burst = 3,
+					      .unknown_rate = 1, .unknown_burst = 6 } };
+	int fd[16], k = 0, i;
+
+	tr_setup(&env, TR_TLS13_AES128, true, false);
+	extra_port = tr_free_port();
+	tr_call(&env, do_extra, &o);
+	for (i = 0; i < 3; i++)			/* cap 2 at once */
+		cr_assert((fd[k++] = tr_connect_from(extra_port, "127.0.0.9")) >= 0);
+	usleep(100000);
+	tr_call(&env, do_lstats, NULL);
+	cr_assert_eq(lst.handshaking, 2);
+	cr_assert_eq(lst.refused_per_addr, 1);
+	for (i = 0; i < 4; i++) {		/* burst 3 from .10, one at a time */
+		int c = tr_connect_from(extra_port, "127.0.0.10");
+
+		cr_assert(c >= 0);
+		usleep(30000);
+		close(c);
+		usleep(30000);
+	}
+	tr_call(&env, do_lstats, NULL);
+	cr_assert_eq(lst.rate_limited, 1, "the fourth from one address within a second");
+	/* 2 + 3 of the 6 shared tokens spent: one more stranger, then none */
+	cr_assert((fd[k++] = tr_connect_from(extra_port, "127.0.0.11")) >= 0);
+	cr_assert((fd[k++] = tr_connect_from(extra_port, "127.0.0.12")) >= 0);
+	usleep(100000);
+	tr_call(&env, do_lstats, NULL);
+	cr_assert_eq(lst.rate_limited, 2, "all strangers together over unknown_rate");
+	for (i = 0; i < 6; i++)			/* the member's address: no limit */
+		cr_assert((fd[k++] = tr_connect(extra_port)) >= 0);
+	usleep(100000);
+	tr_call(&env, do_lstats, NULL);
+	cr_assert_eq(lst.rate_limited, 2);
+	cr_assert_eq(lst.refused_per_addr, 1);
+	cr_assert_eq(lst.handshaking, 9, "2 + 1 strangers and 6 from the member's address");
+	for (i = 0; i < k; i++)
+		close(fd[i]);
 	tr_call(&env, do_extra_free, NULL);
 }

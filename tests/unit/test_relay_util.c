@@ -331,6 +331,37 @@ uint16_t tr_free_port(void)
 	return ntohs(sa.sin_port);
 }
 
+/* Both nodes are 127.0.0.1: tell a listener so, as daemon_relay.c tells
+ * the real one the configured members' addresses. */
+void tr_members_to(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	cr_assert(route_sockaddr("127.0.0.1", 0, &ss, &sl) == 0);
+	listener_set_members(l, &ss, 1);
+}
+
+int tr_connect_from(uint16_t port, const char *src)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (inet_pton(AF_INET, src, &me.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = -errno;
+
+		close(fd);
+		return e ? e : -EINVAL;
+	}
+	return fd;
+}
+
 int tr_connect(uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
@@ -515,6 +546,7 @@ static void do_setup(void *arg)
 		cr_assert(n->r);
 		n->l = listener_new(e->base, n->sctx, "127.0.0.1", n->dp_port, NULL);
 		cr_assert(n->l, "listen on %u", n->dp_port);
+		tr_members_to(n->l);
 		cr_assert(listener_set_handler(n->l, RELAY_ALPN, relay_accept_tls, n->r) == 0);
 		cr_assert(relay_listen_plain(n->r, "127.0.0.1", n->plain_port) == 0);
 	}

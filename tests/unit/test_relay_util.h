@@ -74,6 +74,10 @@ void tr_set_node_dp_port(int idx, uint16_t port);
 
 /* Client side helpers (blocking sockets). */
 int tr_connect(uint16_t port);
+/* From source address src (e.g. "127.0.0.2": a stranger to the listener). */
+int tr_connect_from(uint16_t port, const char *src);
+struct listener;
+void tr_members_to(struct listener *l);
 int tr_send_op(int fd, char op, uint64_t size, uint32_t seed);
 int tr_write_all(int fd, const void *buf, size_t len);
 ssize_t tr_read_full(int fd, void *buf, size_t len); /* until len or EOF */

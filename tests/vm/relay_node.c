@@ -196,6 +196,9 @@ static void jstr(char *dst, size_t n, json_t *o, const char *k)
 static uint32_t self_id;
 static char self_addr[ROUTE_ADDR_MAX];
 static uint16_t self_dp, self_plain;
+/* The members' addresses, for the listener (as daemon_relay.c does). */
+static struct sockaddr_storage member_ss[64];
+static size_t n_members;
 
 static int load_config(void)
 {
@@ -223,6 +226,12 @@ static int load_config(void)
 		jstr(nodes[i].addr, sizeof(nodes[i].addr), o, "addr");
 		if (nodes[i].id == self_id)
 			snprintf(self_addr, sizeof(self_addr), "%s", nodes[i].addr);
+		if (n_members < sizeof(member_ss) / sizeof(member_ss[0])) {
+			socklen_t sl;
+
+			if (route_sockaddr(nodes[i].addr, 0, &member_ss[n_members], &sl) == 0)
+				n_members++;
+		}
 	}
 	c.nodes = nodes;
 	c.n_nodes = json_array_size(a);
@@ -346,6 +355,7 @@ static int run_agent(void)
 	lis = listener_new(base, sctx, self_addr, self_dp, &lo);
 	if (!lis || listener_set_handler(lis, RELAY_ALPN, relay_accept_tls, relay))
 		die("cannot listen on %s:%u", self_addr, self_dp);
+	listener_set_members(lis, member_ss, n_members);
 	if (relay_listen_plain(relay, self_addr, self_plain))
 		die("cannot listen on %s:%u", self_addr, self_plain);
 	for (i = 0; i < 4; i++) {
