@@ -52,7 +52,8 @@ struct listener {
 	struct admit *admit;
 	bool paused_full;		/* every place held by members' handshakes */
 	bool paused_err;		/* after an accept error, until `resume` */
-	struct event *resume;
+	struct event *resume;		/* paused_err: 100 ms later */
+	struct event *evictable;	/* paused_full: a silent one may go */
 	uint64_t accept_err_logged_ms;
 	struct inenl *nl;		/* ine.ko, NULL: sessions not registered */
 	struct listener_stats st;
@@ -85,6 +86,7 @@ static void hs_free(struct hs *h, bool close_fd)
 	free(h);
 	if (l->paused_full && l->st.handshaking < l->max_hs) {
 		l->paused_full = false;
+		evtimer_del(l->evictable);
 		if (!l->paused_err)
 			evconnlistener_enable(l->evl);
 	}
@@ -258,12 +260,47 @@ static bool hs_room(const struct listener *l, bool known)
  * a stranger holds a place, keep accepting: a member takes it. */
 static void hs_maybe_pause(struct listener *l)
 {
+	uint64_t now = now_ms(), wait;
+	struct timeval tv;
+	struct hs *old;
+
 	if (l->paused_full || l->st.handshaking < l->max_hs || l->unknown)
 		return;
 	l->paused_full = true;
 	l->st.paused++;
 	if (!l->paused_err)
 		evconnlistener_disable(l->evl);
+	/* A silent one among them may be evicted once it has had its
+	 * evict_after_ms: accept again then, so a member's new connection
+	 * takes its place (hs_victim). */
+	old = hs_oldest(l, true, true, 0, now);
+	if (old) {
+		wait = old->born_ms + l->evict_after_ms > now ?
+		       old->born_ms + l->evict_after_ms - now : 0;
+		tv = (struct timeval){ wait / 1000, (wait % 1000) * 1000 };
+		evtimer_add(l->evictable, &tv);
+	}
+}
+
+static void on_evictable(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!l->paused_full)
+		return;
+	if (!hs_victim(l, true, now_ms())) {
+		/* the silent one said hello meanwhile: wait for the next */
+		l->paused_full = false;
+		hs_maybe_pause(l);
+		if (!l->paused_full && !l->paused_err)
+			evconnlistener_enable(l->evl);
+		return;
+	}
+	l->paused_full = false;
+	if (!l->paused_err)
+		evconnlistener_enable(l->evl);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -417,7 +454,8 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 		l->unknown_max = 1;
 	l->admit = admit_new(opts ? &opts->admit : NULL);
 	l->resume = evtimer_new(base, on_resume, l);
-	if (!l->admit || !l->resume)
+	l->evictable = evtimer_new(base, on_evictable, l);
+	if (!l->admit || !l->resume || !l->evictable)
 		goto err;
 	if (route_sockaddr(addr && addr[0] ? addr : "0.0.0.0", port, &ss, &sl))
 		goto err;
@@ -435,6 +473,8 @@ struct listener *listener_new(struct event_base *base, SSL_CTX *server_ctx,
 err:
 	if (l->resume)
 		event_free(l->resume);
+	if (l->evictable)
+		event_free(l->evictable);
 	admit_free(l->admit);
 	free(l);
 	return NULL;
@@ -447,6 +487,7 @@ void listener_free(struct listener *l)
 	while (l->hs)
 		hs_free(l->hs, true);
 	event_free(l->resume);
+	event_free(l->evictable);
 	evconnlistener_free(l->evl);
 	admit_free(l->admit);
 	free(l);
