@@ -23,6 +23,7 @@
 #include "daemon/daemon.h"
 #include "daemon/daemon_relay.h"
 #include "dp/broker.h"
+#include "core/harden.h"
 #include "core/log.h"
 
 extern char **environ;
@@ -229,6 +230,7 @@ int main(int argc, char **argv)
 	if (opts_parse(argc, argv, &o))
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	harden_process();
 	nofile_raise();
 	if (!o.no_modules)
 		modules_load();

@@ -25,6 +25,18 @@
 
 #define TLS12_CIPHERS	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
 #define TLS13_SUITES	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+/*
+ * Key exchange and signatures are pinned too, not left to openssl.cnf:
+ * without this TLS 1.3 may negotiate a finite-field group (ffdhe2048 and up,
+ * slow and weaker per bit) and either version any signature scheme the
+ * build has.  Our keys are RSA: PSS for TLS 1.3 (it allows nothing else
+ * for RSA), PKCS#1 v1.5 also for TLS 1.2 peers and certificate chains.
+ * Security level 2: no RSA key or group under 112-bit strength.
+ */
+#define TLS_GROUPS	"X25519:P-256"
+#define TLS_SIGALGS	"rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:" \
+			"rsa_pkcs1_sha256:rsa_pkcs1_sha384:rsa_pkcs1_sha512"
+#define TLS_SECLEVEL	2
 
 /* ined --no-modules: no session of this process uses kernel TLS. */
 static bool kernel_off;
@@ -412,6 +424,12 @@ SSL_CTX *tls_ctx_new(const struct tls_config *cfg, bool server)
 	what = "cipher suites";
 	if (!SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
 	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES))
+		goto err_ssl;
+	what = "key exchange groups and signature algorithms";
+	SSL_CTX_set_security_level(ctx, TLS_SECLEVEL);
+	if (!SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) ||
+	    !SSL_CTX_set1_sigalgs_list(ctx, TLS_SIGALGS) ||
+	    !SSL_CTX_set1_client_sigalgs_list(ctx, TLS_SIGALGS))
 		goto err_ssl;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
 			    SSL_OP_NO_COMPRESSION | SSL_OP_ENABLE_KTLS |

@@ -3,7 +3,9 @@
  * tls.h - the one TLS policy of ine, and a non-blocking handshake.
  *
  * Policy (DESIGN.md "TLS"): TLS 1.2 ECDHE-RSA-AES{128,256}-GCM and TLS 1.3
- * TLS_AES_{128,256}_GCM; nothing else.  Mutual authentication, no session
+ * TLS_AES_{128,256}_GCM; nothing else; key exchange over X25519 or P-256
+ * only, RSA signatures (PSS; PKCS#1 v1.5 for TLS 1.2), security level 2.
+ * Mutual authentication, no session
  * tickets, no renegotiation, no compression, SSL_OP_ENABLE_KTLS.  Both
  * planes share port 3342 and are told apart by ALPN:
  *

@@ -289,3 +289,62 @@ Test(tls_policy, no_ktls_option)
 	cr_expect_not(SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_KTLS);
 	SSL_CTX_free(ctx);
 }
+
+/* Key exchange is pinned to X25519 and P-256, whatever openssl.cnf allows:
+ * a client offering only a finite-field or another curve gets nothing. */
+static void groups_case(const char *groups, int max_version, bool ok)
+{
+	SSL_CTX *cctx = client_ctx(pki.cli, pki.store);
+	SSL_CTX *sctx = server_ctx(pki.srv, pki.store, 0);
+	struct hs h;
+
+	SSL_CTX_set_max_proto_version(cctx, max_version);
+	cr_assert(SSL_CTX_set1_groups_list(cctx, groups), "%s", groups);
+	hs_run(&h, cctx, sctx, TLS_ALPN_DP);
+	if (ok) {
+		cr_expect_eq(h.src, 0, "%s: server: %s", groups, h.s->reason);
+		cr_expect_eq(h.crc, 0, "%s: client: %s", groups, h.c->reason);
+	} else {
+		cr_expect_neq(h.src, 0, "%s: the server accepted", groups);
+		cr_expect(strstr(h.s->reason, "group") || strstr(h.s->reason, "shared") ||
+			  strstr(h.s->reason, "key share"),
+			  "%s: server reason '%s'", groups, h.s->reason);
+	}
+	hs_free(&h);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+}
+
+Test(tls_policy, groups_pinned)
+{
+	groups_case("X25519", TLS1_3_VERSION, true);
+	groups_case("P-256", TLS1_3_VERSION, true);
+	groups_case("X25519", TLS1_2_VERSION, true);
+	groups_case("ffdhe2048", TLS1_3_VERSION, false);
+	groups_case("ffdhe3072:ffdhe4096", TLS1_3_VERSION, false);
+	groups_case("P-384:P-521", TLS1_3_VERSION, false);
+	groups_case("X448", TLS1_3_VERSION, false);
+}
+
+/* Signatures: RSA only (PSS in TLS 1.3); a client that accepts only
+ * ECDSA or SHA-1 signatures is refused. */
+Test(tls_policy, sigalgs_pinned)
+{
+	static const char *const bad[] = { "ecdsa_secp256r1_sha256", "rsa_pkcs1_sha1" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		SSL_CTX *cctx = client_ctx(pki.cli, pki.store);
+		SSL_CTX *sctx = server_ctx(pki.srv, pki.store, 0);
+		struct hs h;
+
+		SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+		SSL_CTX_set_security_level(cctx, 0);
+		cr_assert(SSL_CTX_set1_sigalgs_list(cctx, bad[i]), "%s", bad[i]);
+		hs_run(&h, cctx, sctx, TLS_ALPN_DP);
+		cr_expect(h.src != 0 || h.crc != 0, "%s: a session was made", bad[i]);
+		hs_free(&h);
+		SSL_CTX_free(cctx);
+		SSL_CTX_free(sctx);
+	}
+}
