@@ -2,8 +2,9 @@
 # tests/host/t-*.sh, tests/vm/lib.sh and the tools that drive a cluster).
 # Run from the repository top.  It gives:
 #   $TOP, $T          the repository, a fresh scratch directory (removed at exit)
-#   fail note expect_eq wait_for wait_eq        assertions and polling
-#   node_start node_stop node_kill9 node_pid    an ined per node, see below
+#   fail note step expect_eq wait_for wait_eq   assertions, notes and polling
+#   node_start node_start_ready node_spawn node_stop node_kill9 node_pid
+#                     an ined per node, see below
 #   N I               a command in node I's place, inectl against node I
 #   api api_ok api_refused api_eventually json  the REST API over node I's socket
 #   ine_cluster_form  node 1 creates a cluster, the others join and connect
@@ -15,7 +16,7 @@
 #   INE_START_SECS  how long a start may take (10)   INE_API_TIMEOUT curl's limit (20)
 # A test's own die() (which may dump more) is what the kit calls to fail,
 # when there is one; a test's test_cleanup() runs at exit, after the nodes
-# are stopped and before $T is removed.
+# and $T/pids are stopped and before $T is removed ($INE_RC: the exit status).
 TOP=$(pwd)
 T=$(mktemp -d "/tmp/ine-$(basename "$0" .sh).XXXXXX")
 INED=${INED:-$TOP/ined}
@@ -34,6 +35,9 @@ fail() {
 }
 ine_die() { if command -v die >/dev/null 2>&1; then die "$@"; else fail "$@"; fi; }
 note() { echo "  $*"; }
+# step TEXT: a note stamped with the seconds since the kit was sourced
+INE_T0=$(date +%s)
+step() { note "[$(( $(date +%s) - INE_T0 ))s] $*"; }
 # expect_eq WHAT GOT WANT
 expect_eq() { [ "$2" = "$3" ] || ine_die "$1: got '$2', want '$3'"; }
 # wait_for SECS CMD...: until CMD succeeds (1 if it never does)
@@ -60,9 +64,10 @@ wait_eq() {
 
 ine_cleanup() {
 	local rc=$? f
-	for f in "$T"/n*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+	for f in "$T"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
 	[ -f "$T/pids" ] && kill $(cat "$T/pids") 2>/dev/null
 	sleep 0.2
+	INE_RC=$rc	# for test_cleanup: how the test ended
 	command -v test_cleanup >/dev/null 2>&1 && test_cleanup
 	rm -rf "$T"
 	exit $rc
@@ -84,23 +89,43 @@ I() {
 }
 node_pid() { cat "$T/n$1.pid"; }
 node_addr() { echo "$NODE_NET$1"; }
-# node_start I [ARG...]: start node I's agent with $INE_ARGS and ARGs and
-# wait until its API socket is there (fails if it exits first).
-node_start() {
-	local i=$1 k=0 p
+# node_spawn I [ARG...]: start node I's agent with $INE_ARGS and ARGs
+# (not waiting for it); node_start also waits until its API socket is
+# there, and fails if the agent exits first.
+node_spawn() {
+	local i=$1
 	shift
 	rm -f "$T/n$i.sock"
 	# NODE_ENV is split into words on purpose: "A=1 B=2".
-	N $i env $NODE_ENV "$INED" $INE_ARGS --state-dir "$T/s$i" --api-socket "$T/n$i.sock" \
-		"$@" >>"$T/n$i.log" 2>&1 &
-	p=$!
-	echo $p >"$T/n$i.pid"
-	while [ ! -S "$T/n$i.sock" ]; do
-		k=$((k + 1)); [ $k -gt $((${INE_START_SECS:-10} * 20)) ] && ine_die "node $i did not start"
-		kill -0 $p 2>/dev/null || ine_die "node $i exited at start"
+	set -- env $NODE_ENV "$INED" $INE_ARGS --state-dir "$T/s$i" --api-socket "$T/n$i.sock" "$@"
+	[ "$NODE_NS" = 1 ] && set -- ip netns exec node$i "$@"
+	# A simple command, not the function N: sh execs it in the background
+	# job itself, so $! is the agent (ip and env exec it), not a subshell.
+	"$@" >>"$T/n$i.log" 2>&1 &
+	echo $! >"$T/n$i.pid"
+}
+node_start() {
+	local k=0 p
+	node_spawn "$@"
+	p=$(node_pid $1)
+	while [ ! -S "$T/n$1.sock" ]; do
+		k=$((k + 1)); [ $k -gt $((${INE_START_SECS:-10} * 20)) ] && ine_die "node $1 did not start"
+		kill -0 $p 2>/dev/null || ine_die "node $1 exited at start"
 		sleep 0.05
 	done
 }
+# node_start_ready I [ARG...]: node_start, then wait until the agent logs
+# one more " ready: " line (the control plane and relay are up; the API
+# socket exists earlier, before the state is loaded).
+node_start_ready() {
+	local r0
+	r0=$(node_ready_count $1)
+	node_start "$@"
+	wait_for "${INE_START_SECS:-10}" node_ready_more $1 $r0 ||
+		ine_die "ined on node$1 did not become ready"
+}
+node_ready_count() { local c; c=$(grep -c ' ready: ' "$T/n$1.log" 2>/dev/null); echo "${c:-0}"; }
+node_ready_more() { [ "$(node_ready_count $1)" -gt "$2" ]; }
 # node_stop I: SIGTERM, wait until it is gone; returns its exit status.
 node_stop() {
 	local p k=0 st
