@@ -31,6 +31,9 @@ CTL_SRC   := $(wildcard tools/inectl/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 VMT_SRC   := $(wildcard tests/vm/*.c)
 VMT_BIN   := $(VMT_SRC:.c=)
+# tests/lib/: the fixtures every test program shares (certificates, loopback pairs).
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB   := tests/lib/libinetest.a
 FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 
 all: ined inectl module tests/vm/bins
@@ -48,7 +51,7 @@ inectl: $(CTL_SRC:.c=.o) agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(wildcard mk/*.mk)
--include $(wildcard agent/*.d agent/*/*.d lib/inenl/*.d tools/inectl/*.d tests/unit/*.d tests/vm/*.d)
+-include $(wildcard agent/*.d agent/*/*.d lib/inenl/*.d tools/inectl/*.d tests/lib/*.d tests/unit/*.d tests/vm/*.d)
 CPPFLAGS += -MMD -MP
 
 # ---- kernel module -------------------------------------------------------
@@ -60,10 +63,15 @@ module-clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 
 # ---- tests ---------------------------------------------------------------
-tests/unit/unit-tests: $(UNIT_SRC:.c=.o) agent/libine-agent.a $(INENL_LIB)
+tests/%: CPPFLAGS += -Itests/lib
+
+$(TESTLIB): $(TESTLIB_SRC:.c=.o)
+	$(AR) rcs $@ $^
+
+tests/unit/unit-tests: $(UNIT_SRC:.c=.o) $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-tests/vm/%: tests/vm/%.c agent/libine-agent.a $(INENL_LIB)
+tests/vm/%: tests/vm/%.c $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests/vm/bins: $(VMT_BIN)
@@ -113,6 +121,7 @@ install: ined inectl module
 clean: module-clean
 	rm -f ined inectl agent/*.o agent/*.d agent/*.a agent/*/*.o agent/*/*.d \
 	      lib/inenl/*.o lib/inenl/*.d $(INENL_LIB) tools/inectl/*.o tools/inectl/*.d \
+	      tests/lib/*.o tests/lib/*.d $(TESTLIB) \
 	      tests/unit/*.o tests/unit/*.d tests/unit/unit-tests $(VMT_BIN) tests/vm/bins
 	rm -rf build
 

@@ -28,8 +28,8 @@ $(BENCH_BIN)/kmodmem: tools/bench/kmodmem.c $(BENCH_BIN)/libbench.a agent/libine
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Full mutual-TLS handshakes per second per core, TLS 1.2 and 1.3 (host).
-tools/bench/handshake: tools/bench/handshake.c agent/libine-agent.a $(INENL_LIB)
-	$(CC) $(CPPFLAGS) -Itests/vm $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+tools/bench/handshake: tools/bench/handshake.c $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
+	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench-tls: tools/bench/handshake
 	tools/bench/handshake -n $(or $(BENCH_N),1000)

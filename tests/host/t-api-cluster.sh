@@ -5,26 +5,14 @@
 # database created after a policy change inheriting it, and `inectl
 # status` on any node showing every node's certificates and expiry.
 set -u
-TOP=$(pwd)
-T=$(mktemp -d /tmp/ine-apicl.XXXXXX)
+. tests/lib/ine.sh
 PORT=$((20000 + ($$ + 7) % 20000))
-fail() { echo "FAIL: $*" >&2; for f in "$T"/n*.log; do [ -f "$f" ] && tail -n 15 "$f" | sed "s|^|  $(basename "$f"): |" >&2; done; exit 1; }
-cleanup() { [ -f "$T/pids" ] && kill $(cat "$T/pids") 2>/dev/null; sleep 0.2; rm -rf "$T"; }
-trap cleanup EXIT
-expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
-I() { n=$1; shift; INE_API_SOCKET="$T/n$n/api.sock" "$TOP/inectl" "$@"; }
+INE_ARGS="--no-modules --port $PORT"
+INE_LOG_TAIL=15
 command -v jq >/dev/null || fail "jq is required"
-"$TOP/ined" --help | grep -q -- --port || fail "ined without the control plane"
+"$INED" --help | grep -q -- --port || fail "ined without the control plane"
 
-for i in 1 2 3; do
-	mkdir -p "$T/n$i"
-	"$TOP/ined" --no-modules --state-dir "$T/n$i" --api-socket "$T/n$i/api.sock" \
-		--port $PORT --bind 127.78.0.$i >"$T/n$i.log" 2>&1 &
-	echo $! >>"$T/pids"
-done
-for i in 1 2 3; do
-	k=0; while [ ! -S "$T/n$i/api.sock" ]; do k=$((k + 1)); [ $k -gt 100 ] && fail "node $i did not start"; sleep 0.05; done
-done
+for i in 1 2 3; do node_start $i --bind 127.78.0.$i; done
 
 I 1 cluster create name=c1 node_name=n1 address=127.78.0.1 --json >"$T/out" || fail "create"
 CID=$(jq -r .id "$T/out")
@@ -36,33 +24,24 @@ for i in 2 3; do
 done
 I 2 cluster join token="$TOK" node_name=x address=127.78.0.2 2>"$T/err" && fail "a reused token was accepted"
 
-# wait_eq N WHAT CMD...: retry CMD until it prints WHAT (replication is async)
-wait_eq() {
-	n=$1 want=$2; shift 2; k=0
-	while :; do
-		got=$("$@" 2>/dev/null)
-		[ "$got" = "$want" ] && return 0
-		k=$((k + 1)); [ $k -gt 150 ] && fail "$*: got '$got', want '$want' after 15s"
-		sleep 0.1
-	done
-}
 dbenc() { I "$1" db show "$2" --json | jq -r .data_internode_encryption; }
 
 I 3 db create db1 target s1 1 127.0.0.1:6379 >/dev/null || fail "db create on node 3"
 I 3 tune db 1 data_internode_encryption enabled >/dev/null || fail "tune db on node 3"
-wait_eq 1 true dbenc 1 1
-wait_eq 2 true dbenc 2 1
+wait_eq 15 true dbenc 1 1
+wait_eq 15 true dbenc 2 1
 I 2 tune cluster data_internode_encryption enabled >/dev/null || fail "tune cluster on node 2"
-wait_eq 3 true sh -c "INE_API_SOCKET=$T/n3/api.sock $TOP/inectl cluster show --json | jq -r .policy.data_internode_encryption"
+policy() { I "$1" cluster show --json | jq -r .policy.data_internode_encryption; }
+wait_eq 15 true policy 3
 I 3 db create db2 --json >"$T/out" || fail "db2"
 expect_eq "db2 inherits the policy" "$(jq -r .data_internode_encryption "$T/out")" true
-wait_eq 1 true dbenc 1 2
+wait_eq 15 true dbenc 1 2
 
 # Every node's certificates and expiry, from any node.
 nodes_with_certs() {
 	I "$1" status --json | jq '[.nodes[] | select(.certificates.data_internode_encryption.seconds_left > 86400 and .certificates.ccs_internode_encryption.serial != null)] | length'
 }
-for i in 1 2 3; do wait_eq $i 3 nodes_with_certs $i; done
+for i in 1 2 3; do wait_eq 15 3 nodes_with_certs $i; done
 I 2 status >"$T/out" || fail "status"
 for i in 1 2 3; do grep -q "^node $i (n$i)" "$T/out" || fail "status on node 2 lacks node $i: $(cat "$T/out")"; done
 [ "$(grep -c 'expires' "$T/out")" = 6 ] || fail "status: want 6 certificate lines: $(cat "$T/out")"

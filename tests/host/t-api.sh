@@ -4,17 +4,10 @@
 # bad configuration), SIGTERM clean exit.  Run from the repository top after
 # `make ined inectl`.  Needs jq and openssl.
 set -u
-TOP=$(pwd)
-T=$(mktemp -d /tmp/ine-host.XXXXXX)
-INED="$TOP/ined"
+. tests/lib/ine.sh
 CTL="$TOP/inectl"
-export INE_API_SOCKET="$T/api.sock"
-PID=
-
-fail() { echo "FAIL: $*" >&2; [ -f "$T/ined.log" ] && sed 's/^/  ined| /' "$T/ined.log" >&2; exit 1; }
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
+export INE_API_SOCKET="$T/n1.sock"
+INE_LOG_TAIL=1000
 # ok CMD...: must exit 0; output in $T/out
 ok() { "$@" >"$T/out" 2>"$T/err" || fail "'$*' exited $? ($(cat "$T/err"))"; }
 # rc WANT CMD...: must exit WANT; stderr in $T/err
@@ -22,7 +15,6 @@ rc() { want=$1; shift; "$@" >"$T/out" 2>"$T/err"; got=$?
        [ "$got" = "$want" ] || fail "'$*' exited $got, want $want ($(cat "$T/err"))"; }
 # err_has TEXT: the last command's stderr names the problem
 err_has() { grep -q -- "$1" "$T/err" || fail "stderr lacks '$1': $(cat "$T/err")"; }
-json() { jq -r "$1" "$T/out"; }
 
 command -v jq >/dev/null || fail "jq is required"
 [ -x "$INED" ] && [ -x "$CTL" ] || fail "build ined and inectl first"
@@ -30,17 +22,8 @@ command -v jq >/dev/null || fail "jq is required"
 # With the control plane built in, keep its port off 3342 (other tests).
 PORTARG=
 "$INED" --help | grep -q -- --port && PORTARG="--port $((20000 + $$ % 20000))"
-start() {
-	"$INED" --no-modules --state-dir "$T/state" --api-socket "$INE_API_SOCKET" $PORTARG \
-		>>"$T/ined.log" 2>&1 &
-	PID=$!
-	i=0
-	while [ ! -S "$INE_API_SOCKET" ]; do
-		i=$((i + 1)); [ $i -gt 100 ] && fail "ined did not create its socket"
-		kill -0 "$PID" 2>/dev/null || fail "ined exited at start"
-		sleep 0.05
-	done
-}
+INE_ARGS="--no-modules $PORTARG"
+start() { node_start 1; PID=$(node_pid 1); }
 
 start
 expect_eq "socket mode" "$(stat -c %a "$INE_API_SOCKET")" 600
@@ -114,8 +97,8 @@ expect_eq "db count" "$(json length)" 3
 ok "$CTL" db list
 [ "$(grep -c '^[0-9]' "$T/out")" = 3 ] || fail "db list: $(cat "$T/out")"
 grep -q "shard1@node1=127.0.0.1:6379" "$T/out" || fail "db list targets: $(cat "$T/out")"
-grep -q "policy data_internode_encryption enabled" "$T/ined.log" || fail "no journal line for the policy change"
-grep -q "bdb 1 (db1) data_internode_encryption enabled" "$T/ined.log" || fail "no journal line for the db change"
+grep -q "policy data_internode_encryption enabled" "$T/n1.log" || fail "no journal line for the policy change"
+grep -q "bdb 1 (db1) data_internode_encryption enabled" "$T/n1.log" || fail "no journal line for the db change"
 
 # --- routes ---------------------------------------------------------------
 ok "$CTL" route add db 1 port 16379 peer 1 target shard1 --json
@@ -211,7 +194,7 @@ expect_eq "alerts" "$(json '.[] | select(.name == "kernel_tls_unavailable") | .s
 
 # --- metrics (curl speaks HTTP over the Unix socket too) --------------------
 if command -v curl >/dev/null; then
-	VER=$(jq -r .version "$T/state/config.json")
+	VER=$(jq -r .version "$T/s1/config.json")
 	curl -s --unix-socket "$INE_API_SOCKET" http://localhost/metrics >"$T/out"
 	grep -q "^ine_config_version $VER\$" "$T/out" || fail "metrics version: $(grep version "$T/out")"
 	grep -q '^ine_alerts 1$' "$T/out" || fail "metrics alerts: $(grep alerts "$T/out")"
@@ -219,33 +202,33 @@ if command -v curl >/dev/null; then
 fi
 
 # --- SIGHUP: good config swapped in whole; bad config refused -------------
-VER=$(jq -r .version "$T/state/config.json")
-jq '.policy.data_internode_encryption = false | .version += 1' "$T/state/config.json" >"$T/new.json"
-cp "$T/new.json" "$T/state/config.json"
+VER=$(jq -r .version "$T/s1/config.json")
+jq '.policy.data_internode_encryption = false | .version += 1' "$T/s1/config.json" >"$T/new.json"
+cp "$T/new.json" "$T/s1/config.json"
 kill -HUP "$PID"; sleep 0.3
 ok "$CTL" cluster show --json
 expect_eq "reloaded version" "$(json .version)" $((VER + 1))
 expect_eq "reloaded policy" "$(json .policy.data_internode_encryption)" false
 # A configuration with a dangling reference: refused, old one keeps running.
 jq '.bdbs[0].targets = [{"name":"x","node":9,"address":"10.0.0.9:1"}] | .version += 1' \
-	"$T/state/config.json" >"$T/bad.json"
-cp "$T/bad.json" "$T/state/config.json"
+	"$T/s1/config.json" >"$T/bad.json"
+cp "$T/bad.json" "$T/s1/config.json"
 kill -HUP "$PID"; sleep 0.3
 kill -0 "$PID" || fail "ined died on a bad reload"
-grep -q "reload refused.*targets\[0\].node: no node 9" "$T/ined.log" || fail "bad reload not logged"
+grep -q "reload refused.*targets\[0\].node: no node 9" "$T/n1.log" || fail "bad reload not logged"
 ok "$CTL" cluster show --json
 expect_eq "version after bad reload" "$(json .version)" $((VER + 1))
-printf '{ not json' >"$T/state/config.json"
+printf '{ not json' >"$T/s1/config.json"
 kill -HUP "$PID"; sleep 0.3
 kill -0 "$PID" || fail "ined died on a corrupt reload"
 ok "$CTL" db list --json
 expect_eq "dbs after corrupt reload" "$(json length)" 2
 # The next write replaces the file with the configuration in force.
 ok "$CTL" tune db 2 data_internode_encryption disabled
-jq -e . "$T/state/config.json" >/dev/null || fail "config.json not rewritten"
+jq -e . "$T/s1/config.json" >/dev/null || fail "config.json not rewritten"
 
 # --- restart keeps state; SIGTERM exits cleanly -----------------------------
-kill -TERM "$PID"; wait "$PID"; st=$?; PID=
+node_stop 1; st=$?; PID=
 expect_eq "ined exit status" $st 0
 [ -e "$INE_API_SOCKET" ] && fail "socket left behind"
 rc 1 "$CTL" status;                                        err_has "is ined running"

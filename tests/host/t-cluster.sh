@@ -9,110 +9,32 @@
 #   and every node keeps its configuration; a certificate from another
 #   cluster is refused; rotation re-issues every node's certificates;
 #   customer certificates uploaded on node 2 are served by every node.
-# Run from the repository top after `make tests/vm/bins` (needs jq, curl,
-# openssl, python3).  The agent is ./ined when it has the control plane
-# (--port), else tests/vm/cp_node; INE_NODE overrides.
+# Run from the repository top after `make ined` (needs jq, curl, openssl,
+# python3).  INED overrides the agent.
 set -u
-TOP=$(pwd)
-T=$(mktemp -d /tmp/ine-cluster.XXXXXX)
-if [ -z "${INE_NODE:-}" ] && [ -x "$TOP/ined" ] &&
-   "$TOP/ined" --help 2>&1 | grep -q -- --port; then
-	INE_NODE="$TOP/ined --no-modules"
-fi
-NODE=${INE_NODE:-$TOP/tests/vm/cp_node}
-CP_PORT=${CP_PORT:-13342}
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$T"/n*.log; do
-		[ -f "$f" ] && tail -n 25 "$f" | sed "s/^/  $(basename "$f" .log): /" >&2
-	done
-	exit 1
-}
-note() { echo "  $*"; }
-cleanup() {
-	for f in "$T"/n*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-	sleep 0.2
-	rm -rf "$T"
-}
-trap cleanup EXIT
-expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
+. tests/lib/ine.sh
+CP_PORT=${CP_PORT:-$((13000 + $$ % 3000))}	# not fixed: other runs of this test may share the host
+INE_ARGS="--no-modules --port $CP_PORT"
+INE_LOG_TAIL=25
 
 for c in jq curl openssl; do
 	command -v $c >/dev/null || fail "$c is required"
 done
-[ -x "${NODE%% *}" ] || fail "build ${NODE%% *} first (make ined tests/vm/bins)"
-note "agent: $NODE"
+[ -x "$INED" ] || fail "build $INED first (make ined)"
+note "agent: $INED"
 
-# api N METHOD PATH [BODY]: response body in $T/out, HTTP status in $CODE
-api() {
-	n=$1 m=$2 p=$3
-	shift 3
-	if [ $# -gt 0 ]; then
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
-			--unix-socket "$T/n$n/api.sock" -X "$m" \
-			-H 'Content-Type: application/json' -d "$1" "http://ine$p")
-	else
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
-			--unix-socket "$T/n$n/api.sock" -X "$m" "http://ine$p")
-	fi
-}
-json() { jq -r "$1" "$T/out"; }
-# ok N METHOD PATH [BODY]: must answer 200
-ok() { api "$@"; [ "$CODE" = 200 ] || fail "$2 $3 on node $1: HTTP $CODE $(cat "$T/out")"; }
-# refused N WANT_CODE TEXT METHOD PATH [BODY]
-refused() {
-	n=$1 want=$2 text=$3
-	shift 3
-	api "$n" "$@"
-	[ "$CODE" = "$want" ] || fail "$1 $2 on node $n: HTTP $CODE, want $want: $(cat "$T/out")"
-	grep -q -- "$text" "$T/out" || fail "$1 $2 on node $n: error lacks '$text': $(cat "$T/out")"
-}
-
-start() {
-	i=$1
-	mkdir -p "$T/n$i"
-	$NODE --state-dir "$T/n$i" --api-socket "$T/n$i/api.sock" \
-		--port "$CP_PORT" >>"$T/n$i.log" 2>&1 &
-	echo $! >"$T/n$i.pid"
-	k=0
-	while [ ! -S "$T/n$i/api.sock" ]; do
-		k=$((k + 1)); [ $k -gt 100 ] && fail "node $i did not start"
-		kill -0 "$(cat "$T/n$i.pid")" 2>/dev/null || fail "node $i exited at start"
-		sleep 0.05
-	done
-}
-stop() {
-	kill "$(cat "$T/n$1.pid")" 2>/dev/null
-	k=0
-	while kill -0 "$(cat "$T/n$1.pid")" 2>/dev/null; do
-		k=$((k + 1)); [ $k -gt 100 ] && fail "node $1 did not stop"
-		sleep 0.05
-	done
-	rm -f "$T/n$1.pid" "$T/n$1/api.sock"
-}
-# eventually SECONDS N JQ WANT METHOD PATH: poll until the field has WANT
-eventually() {
-	secs=$1 n=$2 q=$3 want=$4
-	k=0
-	while :; do
-		api "$n" GET "$5"
-		[ "$CODE" = 200 ] && [ "$(json "$q")" = "$want" ] && return 0
-		k=$((k + 1))
-		[ $k -gt $((secs * 10)) ] && fail "node $n: $5 $q is '$(json "$q")' after ${secs}s, want '$want'"
-		sleep 0.1
-	done
-}
-token() { ok 1 POST /v1/cluster/join-token "${1:-{\}}"; TOKEN=$(json .token); }
+start() { node_start "$1"; }
+stop() { node_stop "$1"; }
+token() { api_ok 1 POST /v1/cluster/join-token "${1:-{\}}"; TOKEN=$(json .token); }
 join() { api "$1" POST /v1/cluster/join "{\"token\":\"$2\",\"node_name\":\"n$1\",\"address\":\"127.77.0.$1\"}"; }
 version() { api "$1" GET /v1/cluster; json .version; }
 
 # --- create and join twice ------------------------------------------------
 start 1
-ok 1 POST /v1/cluster '{"name":"c1","node_name":"n1","address":"127.77.0.1"}'
+api_ok 1 POST /v1/cluster '{"name":"c1","node_name":"n1","address":"127.77.0.1"}'
 CID=$(json .id)
 expect_eq "creator's node id" "$(json .node_uid)" 1
-refused 1 409 "already node 1" POST /v1/cluster \
+api_refused 1 409 "already node 1" POST /v1/cluster \
 	'{"name":"c2","node_name":"n1","address":"127.77.0.1"}'
 note "created cluster $CID"
 
@@ -158,7 +80,7 @@ join 4 "ine1.not-a-token"
 [ "$CODE" = 400 ] || fail "malformed token: HTTP $CODE $(cat "$T/out")"
 api 4 GET /v1/cluster
 expect_eq "node 4 after refused joins" "$CODE" 404
-[ -e "$T/n4/pki/current" ] && fail "refused join left PKI state on node 4"
+[ -e "$T/s4/pki/current" ] && fail "refused join left PKI state on node 4"
 expect_eq "primary's version after refused joins" "$(version 1)" "$V"
 api 1 GET /v1/nodes
 expect_eq "nodes after refused joins" "$(json length)" 3
@@ -171,22 +93,22 @@ note "reused, expired, wrong and malformed tokens refused"
 
 # --- a write on node 3 takes effect on nodes 1 and 2 -----------------------
 # sessions up: node 3 sees nodes 1 and 2 connected (node 4 is stopped)
-eventually 15 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
-ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
+api_eventually 15 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
+api_ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
 for n in 1 2 3; do
-	eventually 5 $n .data_internode_encryption true /v1/cluster/policy
+	api_eventually 5 $n .data_internode_encryption true /v1/cluster/policy
 done
-ok 3 POST /v1/bdbs '{"name":"db1"}'
+api_ok 3 POST /v1/bdbs '{"name":"db1"}'
 DB=$(json .uid)
 expect_eq "new db inherits the policy" "$(json .data_internode_encryption)" true
-ok 3 PUT "/v1/bdbs/$DB" '{"data_internode_encryption": false}'
+api_ok 3 PUT "/v1/bdbs/$DB" '{"data_internode_encryption": false}'
 for n in 1 2; do
-	eventually 5 $n .data_internode_encryption false "/v1/bdbs/$DB"
+	api_eventually 5 $n .data_internode_encryption false "/v1/bdbs/$DB"
 done
 note "policy and database changes made on node 3 reached nodes 1 and 2"
 
 # --- status on any node shows every node ------------------------------------
-ok 3 GET /v1/status
+api_ok 3 GET /v1/status
 expect_eq "nodes in node 3's status" "$(json '.nodes | length')" 4
 for n in 1 2; do
 	[ "$(json ".nodes[] | select(.node_id == $n) | .connected")" = true ] ||
@@ -194,31 +116,31 @@ for n in 1 2; do
 done
 # node 3 shows nodes 1 and 2's own certificates (as they report them)
 for n in 1 2; do
-	ok $n GET /v1/status
+	api_ok $n GET /v1/status
 	q=".nodes[] | select(.uid == $n) | .certificates.ccs_internode_encryption.serial"
 	s=$(json "$q")
 	[ -n "$s" ] && [ "$s" != null ] || fail "node $n reports no certificate: $(cat "$T/out")"
-	eventually 10 3 "$q" "$s" /v1/status
+	api_eventually 10 3 "$q" "$s" /v1/status
 done
 note "status on node 3 shows every node's certificates"
 
 # --- a node that was down catches up ----------------------------------------
 stop 2
-ok 3 PUT "/v1/bdbs/$DB" '{"data_internode_encryption": true}'
-ok 1 POST /v1/bdbs '{"name":"db2"}'
+api_ok 3 PUT "/v1/bdbs/$DB" '{"data_internode_encryption": true}'
+api_ok 1 POST /v1/bdbs '{"name":"db2"}'
 V=$(version 1)
 start 2
-eventually 20 2 .version "$V" /v1/cluster
-eventually 2 2 .data_internode_encryption true "/v1/bdbs/$DB"
+api_eventually 20 2 .version "$V" /v1/cluster
+api_eventually 2 2 .data_internode_encryption true "/v1/bdbs/$DB"
 note "node 2 caught up to version $V after a restart"
 
 # --- primary down: writes fail clearly, every node keeps serving ------------
 stop 1
-refused 3 503 "primary node 1 unreachable" PUT /v1/cluster/policy \
+api_refused 3 503 "primary node 1 unreachable" PUT /v1/cluster/policy \
 	'{"data_internode_encryption": false}'
-refused 2 503 "primary node 1 unreachable" POST /v1/bdbs '{"name":"db3"}'
+api_refused 2 503 "primary node 1 unreachable" POST /v1/bdbs '{"name":"db3"}'
 for n in 2 3; do
-	ok $n GET /v1/cluster/policy
+	api_ok $n GET /v1/cluster/policy
 	expect_eq "node $n policy with the primary down" "$(json .data_internode_encryption)" true
 	expect_eq "node $n version with the primary down" "$(version $n)" "$V"
 done
@@ -230,19 +152,19 @@ while :; do
 	k=$((k + 1)); [ $k -gt 150 ] && fail "writes still failing 15 s after the primary returned: $(cat "$T/out")"
 	sleep 0.1
 done
-eventually 5 2 .data_internode_encryption false /v1/cluster/policy
+api_eventually 5 2 .data_internode_encryption false /v1/cluster/policy
 note "with the primary down writes got 503; after it returned they worked"
 
 # --- another cluster's certificate is refused -------------------------------
 start 5
-ok 5 POST /v1/cluster '{"name":"other","node_name":"x1","address":"127.77.0.5"}'
+api_ok 5 POST /v1/cluster '{"name":"other","node_name":"x1","address":"127.77.0.5"}'
 probe() { # probe CERTDIR: does node 1 accept a CP session with it?
 	timeout 10 openssl s_client -connect "127.77.0.1:$CP_PORT" -alpn ine-cp/1 \
 		-tls1_2 -cert "$1/pki/current/cp.crt" -key "$1/pki/current/cp.key" \
 		</dev/null >"$T/probe" 2>&1
 }
-probe "$T/n3" || fail "control: node 3's certificate refused by node 1: $(tail -5 "$T/probe")"
-probe "$T/n5" && fail "node 1 accepted a certificate of another cluster: $(tail -5 "$T/probe")"
+probe "$T/s3" || fail "control: node 3's certificate refused by node 1: $(tail -5 "$T/probe")"
+probe "$T/s5" && fail "node 1 accepted a certificate of another cluster: $(tail -5 "$T/probe")"
 grep -qi "alert\|error" "$T/probe" || fail "foreign certificate: no TLS failure seen: $(tail -5 "$T/probe")"
 stop 5
 note "a certificate from another cluster's CA is refused"
@@ -305,7 +227,7 @@ kill $IMP 2>/dev/null
 wait $IMP 2>/dev/null
 grep -q "got join_hello" "$T/impostor.out" || fail "impostor saw no join: $(cat "$T/impostor.out")"
 grep -q "join_req" "$T/impostor.out" && fail "the joiner sent its secret to an impostor"
-[ -e "$T/n6/pki/current" ] && fail "join via an impostor left PKI state"
+[ -e "$T/s6/pki/current" ] && fail "join via an impostor left PKI state"
 # the token itself is still good with the real primary
 api 6 GET /v1/cluster
 expect_eq "node 6 after the impostor" "$CODE" 404
@@ -316,7 +238,7 @@ note "a primary that does not hold the token's CA never sees the secret"
 serial() { api "$1" GET /v1/status; json ".nodes[] | select(.uid == $1) | .certificates.ccs_internode_encryption.serial"; }
 S1=$(serial 1) S2=$(serial 2) S3=$(serial 3)
 [ -n "$S2" ] && [ "$S2" != null ] || fail "no serial in node 2's status: $(cat "$T/out")"
-ok 3 POST /v1/cluster/certificates/rotate
+api_ok 3 POST /v1/cluster/certificates/rotate
 for n in 1 2 3; do
 	k=0
 	eval old=\$S$n
@@ -333,7 +255,7 @@ note "rotation requested on node 3 re-issued the certificates of nodes 1, 2, 3"
 L1=$(grep -c "pki: rotated internal certificates" "$T/n1.log")
 C1=$(grep -c "control plane: certificates rotated" "$T/n1.log")
 S1=$(serial 1) S2=$(serial 2) S3=$(serial 3)
-ok 1 POST /v1/cluster/certificates/rotate
+api_ok 1 POST /v1/cluster/certificates/rotate
 for n in 1 2 3; do
 	k=0
 	eval old=\$S$n
@@ -367,8 +289,8 @@ cat "$T/leaf.crt" "$T/ca.crt" >"$T/chain.pem"
 BODY=$(jq -n --rawfile c "$T/chain.pem" --rawfile k "$T/leaf.key" \
 	'{certificates: [{name: "ccs_internode_encryption", certificate: $c, key: $k},
 			 {name: "data_internode_encryption", certificate: $c, key: $k}]}')
-refused 2 400 "" PUT /v1/cluster/certificates '{"certificates":[{"name":"bogus","certificate":"x","key":"y"}]}'
-ok 2 PUT /v1/cluster/certificates "$BODY"
+api_refused 2 400 "" PUT /v1/cluster/certificates '{"certificates":[{"name":"bogus","certificate":"x","key":"y"}]}'
+api_ok 2 PUT /v1/cluster/certificates "$BODY"
 CSER=$(openssl x509 -in "$T/leaf.crt" -noout -serial | cut -d= -f2)
 for n in 1 2 3; do
 	k=0
@@ -385,7 +307,7 @@ note "customer certificates uploaded on node 2 are served by nodes 1, 2, 3"
 # sessions re-established with the customer certificates still work
 stop 2
 start 2
-ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
-eventually 20 2 .data_internode_encryption true /v1/cluster/policy
+api_ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
+api_eventually 20 2 .data_internode_encryption true /v1/cluster/policy
 note "control plane sessions work with customer certificates"
 exit 0

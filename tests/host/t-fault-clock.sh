@@ -16,40 +16,35 @@
 # After every step the agent is alive and serves a member's handshake.
 # Host, root (tmpfs mount), needs libfaketime (tools/install-deps: faketime).
 set -u
+. tests/lib/ine.sh
 FT_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
-T=$(mktemp -d /tmp/ine-fclock.XXXXXX)
 P=$((24000 + $$ % 2000))
 D=86400
-fail() { echo "FAIL: $*" >&2; tail -n 25 "$T/n.log" >&2; exit 1; }
-cleanup() {
-	for f in "$T/pid" "$T/pid2"; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; sleep 0.2
-	umount "$T/s" 2>/dev/null; rm -rf "$T"
-}
-trap cleanup EXIT
+INE_LOG_TAIL=25
+INE_ARGS="--no-modules --port $P"
+test_cleanup() { umount "$T/s1" 2>/dev/null; }
 [ -x ./ined ] && [ -x ./inectl ] || fail "build ined and inectl first"
 command -v openssl >/dev/null || fail "openssl missing"
 [ -r "$FT_LIB" ] || fail "libfaketime missing ($FT_LIB): apt-get install faketime"
 command -v curl >/dev/null && command -v jq >/dev/null || fail "curl and jq needed"
-mkdir "$T/s" && mount -t tmpfs -o size=8m,mode=0700 tmpfs "$T/s" || fail "cannot mount a tmpfs (root needed)"
-export INE_API_SOCKET="$T/a.sock"
+mkdir "$T/s1" && mount -t tmpfs -o size=8m,mode=0700 tmpfs "$T/s1" || fail "cannot mount a tmpfs (root needed)"
+export INE_API_SOCKET="$T/n1.sock"
 
 # The agent's clock is real time + $(cat $T/ft) seconds, re-read at every call.
 B=$((-200 * D))			# cluster created 200 days ago
 setclock() { printf '%+d\n' "$1" >"$T/ft.new" && mv "$T/ft.new" "$T/ft"; CLK=$1; }
 setclock $B
-LD_PRELOAD=$FT_LIB FAKETIME_TIMESTAMP_FILE="$T/ft" FAKETIME_NO_CACHE=1 \
-FAKETIME_DONT_FAKE_MONOTONIC=1 \
-	./ined --no-modules --state-dir "$T/s" --api-socket "$T/a.sock" --port $P >>"$T/n.log" 2>&1 &
-echo $! >"$T/pid"
-k=0; while [ ! -S "$T/a.sock" ]; do k=$((k+1)); [ $k -gt 100 ] && fail "no socket"; sleep 0.05; done
+# faketime() FILE: the agent's environment for a clock read from FILE
+faketime() { echo "LD_PRELOAD=$FT_LIB FAKETIME_TIMESTAMP_FILE=$1 FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1"; }
+NODE_ENV=$(faketime "$T/ft") node_start 1
 ./inectl cluster create name=c node_name=n1 address=127.0.0.1 >/dev/null || fail "create"
 
 serials() { ./inectl status | grep serial | awk '{print $4}' | tr '\n' ' '; }
-alive() { kill -0 "$(cat "$T/pid")" 2>/dev/null || fail "$1: ined died"; }
+alive() { kill -0 "$(node_pid 1)" 2>/dev/null || fail "$1: ined died"; }
 # A member's handshake with the node's current data-plane certificate; TLS
 # 1.2 so that the server has judged our certificate when it returns.
 member() {
-	python3 - "$P" "$T/s/pki/current" "$T/served.der" <<'PY'
+	python3 - "$P" "$T/s1/pki/current" "$T/served.der" <<'PY'
 import socket, ssl, sys
 port, d = int(sys.argv[1]), sys.argv[2]
 c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
@@ -75,7 +70,7 @@ serves_current() {
 	LAG="$((k / 10)).$((k % 10))"
 }
 # Seconds from the agent's "now" to the data plane's notAfter / from notBefore.
-dp_dates() { curl -s --unix-socket "$T/a.sock" http://localhost/v1/cluster/certificates |
+dp_dates() { curl -s --unix-socket "$T/n1.sock" http://localhost/v1/cluster/certificates |
 	python3 -c 'import json,sys,time
 o=json.load(sys.stdin)["data_internode_encryption"]; now=int(time.time())+int(sys.argv[1])
 print(o["seconds_left"], now-o["not_before"])' "$CLK"; }
@@ -101,7 +96,7 @@ stable() {
 	k=0; while [ $k -lt $(($2 * 2)) ]; do
 		[ "$(serials)" = "$1" ] || return 1; sleep 0.5; k=$((k+1)); done
 }
-jumps_logged() { grep -c "wall clock jumped" "$T/n.log"; }
+jumps_logged() { grep -c "wall clock jumped" "$T/n1.log"; }
 
 s0=$(serials); [ -n "$s0" ] || fail "no serials"
 member >/dev/null || fail "start: member handshake"
@@ -111,7 +106,7 @@ no_cert_alerts start
 # --- a0) 5 s before the rotation point: the daemon's timer rotates at it,
 # and port 3342 serves the new certificate (the old agent kept serving the
 # old one after a rotation by that timer) ----------------------------------
-nb=$(curl -s --unix-socket "$T/a.sock" http://localhost/v1/cluster/certificates |
+nb=$(curl -s --unix-socket "$T/n1.sock" http://localhost/v1/cluster/certificates |
 	jq -r '[.ccs_internode_encryption.not_before, .data_internode_encryption.not_before] | min')
 setclock $((nb + 30 * D - 5 - $(date +%s)))
 A0=$CLK
@@ -129,7 +124,7 @@ setclock $((A0 + 31 * D))
 took=$(wait_new "$s0" 8) || fail "a: +31 d: not rotated within 8 s (serials $(serials))"
 s1=$(serials)
 [ "$(jumps_logged)" -gt "$j0" ] || fail "a: jump not logged"
-grep -q "wall clock jumped +31 d" "$T/n.log" || fail "a: log does not say +31 d"
+grep -q "wall clock jumped +31 d" "$T/n1.log" || fail "a: log does not say +31 d"
 stable "$s1" 3 || fail "a: serials keep changing"
 member >/dev/null || fail "a: member handshake with the rotated certificate"
 serves_current a
@@ -139,7 +134,7 @@ set -- $(dp_dates)
 echo "  a) +31 d: rotated in ${took} s (jump logged once), served on the port ${LAG} s after, member handshake ok, no alerts"
 
 # --- b) read-only state dir, then past expiry ------------------------------
-mount -o remount,ro "$T/s" || fail "remount ro"
+mount -o remount,ro "$T/s1" || fail "remount ro"
 TA=$((A0 + 31 * D))			# when a) rotated
 setclock $((TA + 92 * D))		# notAfter (+90 d) passed 2 days ago
 k=0
@@ -159,16 +154,16 @@ n=$(echo "$a" | jq '[.[] | select(.name == "cert_rotation_failed" and .severity 
 echo "$a" | jq -r '.[] | select(.name == "cert_rotation_failed") | .plane' | sort | tr '\n' ' ' |
 	grep -qx "ccs_internode_encryption data_internode_encryption " || fail "b: planes: $a"
 ./inectl status | grep -q cert_rotation_failed || fail "b: status does not show the alert"
-m=$(curl -s --unix-socket "$T/a.sock" http://localhost/metrics | awk '$1 == "ine_alerts" {print $2}')
+m=$(curl -s --unix-socket "$T/n1.sock" http://localhost/metrics | awk '$1 == "ine_alerts" {print $2}')
 [ "$m" = "$(echo "$a" | jq length)" ] && [ "$m" -ge 5 ] || fail "b: metrics ine_alerts $m vs $(echo "$a" | jq length)"
 set -- $(dp_dates)
 [ "$1" -lt 0 ] || fail "b: seconds_left $1 not negative at the new time"
 [ "$(serials)" = "$s1" ] || fail "b: serials changed on a read-only state directory"
 member >/dev/null 2>&1 && fail "b: the expired certificate was accepted"
-grep -q "peer certificate expired" "$T/n.log" || fail "b: refusal does not say expired"
+grep -q "peer certificate expired" "$T/n1.log" || fail "b: refusal does not say expired"
 alive b
 echo "  b) rotation failed (read-only) -> 2 critical expiry + 2 rotation alerts, ine_alerts $m, expired cert refused"
-mount -o remount,rw "$T/s" || fail "remount rw"
+mount -o remount,rw "$T/s1" || fail "remount rw"
 took=$(wait_new "$s1" 20) || fail "b: not rotated within 20 s of the fault's end"
 s2=$(serials)
 k=0; while ./inectl alerts | grep -Eq 'certificate_|cert_rotation_failed'; do
@@ -223,17 +218,13 @@ echo "  d) real time: rotated in ${took} s, handshake ok, no alerts; $(jumps_log
 # again and again (one plan-driven CSR per plane per hour; the old agent
 # asked every 60 s).
 printf '+0\n' >"$T/ft2"
-LD_PRELOAD=$FT_LIB FAKETIME_TIMESTAMP_FILE="$T/ft2" FAKETIME_NO_CACHE=1 \
-FAKETIME_DONT_FAKE_MONOTONIC=1 \
-	./ined --no-modules --state-dir "$T/s/n2" --api-socket "$T/a2.sock" --port $P >>"$T/n2.log" 2>&1 &
-echo $! >"$T/pid2"
-k=0; while [ ! -S "$T/a2.sock" ]; do k=$((k+1)); [ $k -gt 100 ] && fail "e: node 2: no socket"; sleep 0.05; done
-tok=$(curl -s --unix-socket "$T/a.sock" -X POST -d '{}' http://ine/v1/cluster/join-token | jq -r .token)
-r=$(curl -s --max-time 30 --unix-socket "$T/a2.sock" -X POST \
+NODE_ENV=$(faketime "$T/ft2") node_start 2
+tok=$(curl -s --unix-socket "$T/n1.sock" -X POST -d '{}' http://ine/v1/cluster/join-token | jq -r .token)
+r=$(curl -s --max-time 30 --unix-socket "$T/n2.sock" -X POST \
 	-d "{\"token\":\"$tok\",\"node_name\":\"n2\",\"address\":\"127.0.0.2\"}" \
 	http://ine/v1/cluster/join) || fail "e: join: $r"
 [ "$(echo "$r" | jq -r .node_uid)" = 2 ] || fail "e: join: $r"
-ser2() { INE_API_SOCKET="$T/a2.sock" ./inectl status |
+ser2() { INE_API_SOCKET="$T/n2.sock" ./inectl status |
 	awk '/^node 2 /{f=1;next} /^node /{f=0} f && /serial/{print $4}' | tr '\n' ' '; }
 wait_new2() {
 	o1=${1%% *}; r=${1#* }; o2=${r%% *}; max=$2
@@ -246,7 +237,7 @@ wait_new2() {
 	done
 	echo "$(date +%s.%N) $t0" | awk '{printf "%.1f", $1 - $2}'
 }
-up2() { curl -s --unix-socket "$T/a2.sock" http://ine/v1/status |
+up2() { curl -s --unix-socket "$T/n2.sock" http://ine/v1/status |
 	jq -r '[.nodes[] | select(.node_id == 1 and .connected == true)] | length'; }
 k=0; until [ "$(up2)" = 1 ]; do k=$((k+1)); [ $k -gt 100 ] && fail "e: node 2 not connected to node 1"; sleep 0.1; done
 n2s=$(ser2); [ -n "$n2s" ] || fail "e: node 2 serials"
@@ -254,16 +245,16 @@ printf '%+d\n' $((31 * D)) >"$T/ft2"; setclock $((31 * D))
 took=$(wait_new2 "$n2s" 10) || fail "e: node 2 (CSR) not renewed within 10 s of +31 d"
 n2s=$(ser2)
 k=0; until [ "$(up2)" = 1 ]; do k=$((k+1)); [ $k -gt 100 ] && fail "e: node 2 lost node 1"; sleep 0.1; done
-INE_API_SOCKET="$T/a2.sock" ./inectl alerts | grep -Eq 'certificate_|cert_rotation_failed' &&
-	fail "e: node 2 alerts: $(INE_API_SOCKET="$T/a2.sock" ./inectl alerts)"
-kill -0 "$(cat "$T/pid2")" || fail "e: node 2 died"
+INE_API_SOCKET="$T/n2.sock" ./inectl alerts | grep -Eq 'certificate_|cert_rotation_failed' &&
+	fail "e: node 2 alerts: $(INE_API_SOCKET="$T/n2.sock" ./inectl alerts)"
+kill -0 "$(node_pid 2)" || fail "e: node 2 died"
 echo "  e) node 2 (CSR to node 1): both +31 d -> renewed in ${took} s, still connected, no alerts"
 if [ "${INE_FAULT_CLOCK_SLOW:-0}" = 1 ]; then
 	printf '%+d\n' $((71 * D)) >"$T/ft2"
 	sleep 75
 	[ "$(ser2)" = "$n2s" ] || fail "e: node 2 renewed again with a clock 40 d ahead of the CA's"
-	kill -0 "$(cat "$T/pid2")" || fail "e: node 2 died"
+	kill -0 "$(node_pid 2)" || fail "e: node 2 died"
 	echo "  e) node 2's clock alone +40 d: no renewal over 75 s (no CSR loop)"
 fi
-kill "$(cat "$T/pid2")"
+node_stop 2
 echo "t-fault-clock: pass"

@@ -3,26 +3,18 @@
 # the internode port serves a member's TLS handshake again within 2 s of the
 # restart, and the configuration (database) survived.  Host, userspace TLS.
 set -u
-T=$(mktemp -d /tmp/ine-fault.XXXXXX)
+. tests/lib/ine.sh
 P=$((28000 + $$ % 2000))
-fail() { echo "FAIL: $*" >&2; tail -n 20 "$T/n.log" >&2; exit 1; }
-cleanup() { [ -f "$T/pid" ] && kill "$(cat "$T/pid")" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-export INE_API_SOCKET="$T/a.sock"
-start() {
-	rm -f "$T/a.sock"
-	./ined --no-modules --state-dir "$T/s" --api-socket "$T/a.sock" --port $P >>"$T/n.log" 2>&1 &
-	echo $! >"$T/pid"
-}
-start
-k=0; while [ ! -S "$T/a.sock" ]; do k=$((k+1)); [ $k -gt 100 ] && fail "no socket"; sleep 0.05; done
+INE_ARGS="--no-modules --port $P"
+export INE_API_SOCKET="$T/n1.sock"
+node_start 1
 ./inectl cluster create name=c node_name=n1 address=127.0.0.1 >/dev/null || fail "create"
 ./inectl db create d1 target s 1 127.0.0.1:1 >/dev/null || fail "db create"
 for i in 1 2 3; do
-	kill -9 "$(cat "$T/pid")"; sleep 0.2
+	node_kill9 1; sleep 0.2
 	t0=$(date +%s.%N)
-	start
-	ms=$(python3 - "$P" "$T/s/pki/current" <<'PY'
+	node_spawn 1	# the handshake below is timed from here, not from the socket
+	ms=$(python3 - "$P" "$T/s1/pki/current" <<'PY'
 import socket, ssl, sys, time
 port, d = int(sys.argv[1]), sys.argv[2]
 c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE

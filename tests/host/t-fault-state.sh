@@ -5,30 +5,23 @@
 # the files exactly as they were, and the old certificates keep serving a
 # member's handshake; once the fault is gone a retry succeeds.  Host, root.
 set -u
-T=$(mktemp -d /tmp/ine-fstate.XXXXXX)
+. tests/lib/ine.sh
 P=$((26000 + $$ % 2000))
-fail() { echo "FAIL: $*" >&2; tail -n 20 "$T/n.log" >&2; exit 1; }
-cleanup() {
-	[ -f "$T/pid" ] && kill "$(cat "$T/pid")" 2>/dev/null; sleep 0.2
-	umount "$T/s" 2>/dev/null; rm -rf "$T"
-}
-trap cleanup EXIT
+test_cleanup() { umount "$T/s1" 2>/dev/null; }
 [ -x ./ined ] && [ -x ./inectl ] || fail "build ined and inectl first"
-mkdir "$T/s" && mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/s" || fail "cannot mount a tmpfs (root needed)"
-export INE_API_SOCKET="$T/a.sock"
-./ined --no-modules --state-dir "$T/s" --api-socket "$T/a.sock" --port $P >>"$T/n.log" 2>&1 &
-echo $! >"$T/pid"
-k=0; while [ ! -S "$T/a.sock" ]; do k=$((k+1)); [ $k -gt 100 ] && fail "no socket"; sleep 0.05; done
+mkdir "$T/s1" && mount -t tmpfs -o size=2m,mode=0700 tmpfs "$T/s1" || fail "cannot mount a tmpfs (root needed)"
+export INE_API_SOCKET="$T/n1.sock"
+node_start 1 --no-modules --port $P
 ./inectl cluster create name=c node_name=n1 address=127.0.0.1 >/dev/null || fail "create"
 ./inectl db create d1 target s 1 127.0.0.1:1 >/dev/null || fail "db create"
-snap() { (cd "$T/s" && find . -path ./fill -prune -o -print | sort | while read -r f; do
+snap() { (cd "$T/s1" && find . -path ./fill -prune -o -print | sort | while read -r f; do
 	if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -f "$f" ]; then md5sum "$f"; else echo "$f/"; fi
 	done) >"$1"; }
 # The serial numbers only: the "(89 days)" beside them may tick over between
 # two looks right after the cluster is made.
 serials() { ./inectl status | grep -o "serial [0-9A-F]*"; }
 member() {	# a member's TLS handshake with the current certificates, in ms
-	python3 - "$P" "$T/s/pki/current" <<'PY'
+	python3 - "$P" "$T/s1/pki/current" <<'PY'
 import socket, ssl, sys, time
 port, d = int(sys.argv[1]), sys.argv[2]
 c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
@@ -49,7 +42,7 @@ check_fault() {	# $1: what, $2: text the error must contain
 	[ "$(serials)" = "$s0" ] || fail "$1: serials changed"
 	./inectl db show 1 | grep -q disabled || fail "$1: the refused tune is in force"
 	ms=$(member) || fail "$1: member handshake with the old certificates failed"
-	kill -0 "$(cat "$T/pid")" || fail "$1: ined died"
+	kill -0 "$(node_pid 1)" || fail "$1: ined died"
 	./inectl alerts | grep "state_write_failed" | grep -q "$2" || fail "$1: no alert: $(./inectl alerts)"
 	echo "  $1: rotate and tune refused ('$(echo "$out" | head -1 | cut -c1-90)'), files unchanged, member handshake ${ms} ms"
 }
@@ -67,12 +60,12 @@ retry() {
 	member >/dev/null || fail "$1: member handshake with the new certificates"
 	echo "  $1: after the fault, rotation and tune succeed (new serials)"
 }
-mount -o remount,ro "$T/s" || fail "remount ro"
+mount -o remount,ro "$T/s1" || fail "remount ro"
 check_fault read-only "Read-only file system"
-mount -o remount,rw "$T/s" || fail "remount rw"
+mount -o remount,rw "$T/s1" || fail "remount rw"
 retry read-only
-dd if=/dev/zero of="$T/s/fill" bs=4k 2>/dev/null
+dd if=/dev/zero of="$T/s1/fill" bs=4k 2>/dev/null
 check_fault full "No space left on device"
-rm -f "$T/s/fill"
+rm -f "$T/s1/fill"
 retry full
 echo "t-fault-state: pass"

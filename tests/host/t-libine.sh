@@ -8,70 +8,41 @@
 # Run from the repository top after `make ined tools/ine-send tools/ine-recv`.
 # INE_LIBINE_MB sets the file size (default 8).
 set -u
-TOP=$(pwd)
-T=$(mktemp -d /tmp/ine-libine.XXXXXX)
+. tests/lib/ine.sh
 chmod 755 "$T"
-PORT=${CP_PORT:-13362}
+PORT=${CP_PORT:-$((16000 + $$ % 3000))}	# not fixed: other runs may share the host
 MB=${INE_LIBINE_MB:-8}
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$T"/n*.log; do
-		[ -f "$f" ] && tail -n 20 "$f" | sed "s/^/  $(basename "$f" .log): /" >&2
-	done
-	exit 1
-}
-note() { echo "  $*"; }
-cleanup() {
-	for f in "$T"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-	sleep 0.2
-	rm -rf "$T"
-}
-trap cleanup EXIT
+INE_ARGS="--no-modules --port $PORT"
 
 for b in ined tools/ine-send tools/ine-recv; do
 	[ -x "$TOP/$b" ] || fail "build $b first"
 done
-api() {
-	CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 20 \
-		--unix-socket "$T/n$1/api.sock" -X "$2" \
-		-H 'Content-Type: application/json' ${4:+-d "$4"} "http://ine$3")
-	[ "$CODE" = 200 ] || fail "$2 $3 on node $1: HTTP $CODE $(cat "$T/out")"
-}
 start() {
-	mkdir -p "$T/n$1"
-	INE_BROKER_SOCKET="$T/n$1/broker.sock" INE_BROKER_ALLOW="uid:$(id -u daemon)" \
-		"$TOP/ined" --no-modules --state-dir "$T/n$1" --api-socket "$T/n$1/api.sock" \
-		--port "$PORT" >>"$T/n$1.log" 2>&1 &
-	echo $! >"$T/n$1.pid"
-	k=0
-	while [ ! -S "$T/n$1/api.sock" ] || [ ! -S "$T/n$1/broker.sock" ]; do
-		k=$((k + 1)); [ $k -gt 100 ] && fail "node $1 did not start"
-		sleep 0.05
-	done
+	NODE_ENV="INE_BROKER_SOCKET=$T/b$1.sock INE_BROKER_ALLOW=uid:$(id -u daemon)" node_start $1
+	wait_for 5 test -S "$T/b$1.sock" || fail "node $1 did not start"
 }
 
 start 1
-api 1 POST /v1/cluster "{\"name\":\"c\",\"node_name\":\"n1\",\"address\":\"127.79.0.1:$PORT\"}"
+api_ok 1 POST /v1/cluster "{\"name\":\"c\",\"node_name\":\"n1\",\"address\":\"127.79.0.1:$PORT\"}"
 start 2
-api 1 POST /v1/cluster/join-token '{}'
+api_ok 1 POST /v1/cluster/join-token '{}'
 TOKEN=$(jq -r .token "$T/out")
-api 2 POST /v1/cluster/join "{\"token\":\"$TOKEN\",\"node_name\":\"n2\",\"address\":\"127.79.0.2:$PORT\"}"
-api 1 POST /v1/bdbs '{"name":"db1","data_internode_encryption":true,
+api_ok 2 POST /v1/cluster/join "{\"token\":\"$TOKEN\",\"node_name\":\"n2\",\"address\":\"127.79.0.2:$PORT\"}"
+api_ok 1 POST /v1/bdbs '{"name":"db1","data_internode_encryption":true,
 	"targets":[{"name":"snap","node":2,"address":"127.79.0.2:17101"}]}'
 DB=$(jq -r .uid "$T/out")
 [ "$DB" != null ] || DB=$(jq -r .id "$T/out")
 note "cluster up, db $DB"
 # Wait for the configuration to reach node 2.
 k=0
-until curl -s --unix-socket "$T/n2/api.sock" "http://ine/v1/bdbs/$DB" | grep -q snap; do
+until curl -s --unix-socket "$T/n2.sock" "http://ine/v1/bdbs/$DB" | grep -q snap; do
 	k=$((k + 1)); [ $k -gt 100 ] && fail "db $DB did not reach node 2"
 	sleep 0.1
 done
 
 head -c $((MB * 1048576)) /dev/urandom >"$T/in"
-N1="env INE_BROKER_SOCKET=$T/n1/broker.sock"
-N2="env INE_BROKER_SOCKET=$T/n2/broker.sock"
+N1="env INE_BROKER_SOCKET=$T/b1.sock"
+N2="env INE_BROKER_SOCKET=$T/b2.sock"
 
 # --- the file, through the fallback ----------------------------------------
 $N2 "$TOP/tools/ine-recv" "$DB" snap "$T/outf" >"$T/recv.out" 2>&1 &

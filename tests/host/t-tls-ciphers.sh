@@ -7,17 +7,16 @@
 # Runs on the host (software TLS) and in the VM.  Exit 0 = pass.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/ine.sh
 srv=tests/vm/ktls_srv
-[ -x $srv ] || { echo "FAIL: $srv not built (make tests/vm/bins)"; exit 1; }
-command -v openssl >/dev/null || { echo "FAIL: openssl CLI missing"; exit 1; }
-d=$(mktemp -d /tmp/ine-tls-ciphers.XXXXXX)
+[ -x $srv ] || fail "$srv not built (make tests/vm/bins)"
+command -v openssl >/dev/null || fail "openssl CLI missing"
+d=$T
 $srv --dir "$d" >"$d/log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$d"' EXIT
-i=0
-while [ ! -s "$d/port" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-[ -s "$d/port" ] || { echo "FAIL: ktls_srv did not start"; cat "$d/log"; exit 1; }
+echo $! >>"$T/pids"
+wait_for 30 test -s "$d/port" || { cat "$d/log"; fail "ktls_srv did not start"; }
 port=$(cat "$d/port")
+# From here on a failure is counted and the probing goes on.
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 

@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "pki/pki.h"
 #include "pki/rotalert.h"
-#include "test_pki_lib.h"
+#include "testpki.h"
 
 static char *dir;
 
@@ -35,10 +35,10 @@ static void sink(int level, const char *line, void *arg)
 
 static void setup(void)
 {
-	dir = tk_tmpdir();
+	dir = tp_tmpdir();
 	clock_set_offset(0);
 	log_set_level(LOG_LVL_WARN);
-	tk_fast_keygen();
+	tp_fast_keygen();
 	rotalert_reset();
 }
 
@@ -49,7 +49,7 @@ static void teardown(void)
 	log_set_sink(NULL, NULL);
 	pki_set_keygen(NULL, NULL);
 	rotalert_reset();
-	tk_rmrf(dir);
+	tp_rmrf(dir);
 	free(dir);
 }
 

@@ -13,19 +13,19 @@
 #include "core/atomicfile.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "test_pki_lib.h"
+#include "testpki.h"
 
 static char *dir;
 
 static void setup(void)
 {
-	dir = tk_tmpdir();
+	dir = tp_tmpdir();
 }
 
 static void teardown(void)
 {
 	atomicfile_fault_arm(0);
-	tk_rmrf(dir);
+	tp_rmrf(dir);
 	free(dir);
 }
 

@@ -10,7 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "pki/pki_internal.h"
-#include "test_pki_lib.h"
+#include "testpki.h"
 
 #define CID "0b3c8a9e-1111-4222-8333-444455556666"
 
@@ -125,7 +125,7 @@ Test(pki_ca, bad_cluster_ids_refused)
 Test(pki_ca, node_certificate_properties)
 {
 	struct pki_ca *ca = ca_make(CID);
-	EVP_PKEY *key = tk_key("rsa2048-c");
+	EVP_PKEY *key = tp_key("rsa2048-c");
 	X509 *x = node_cert(ca, key, 7, PKI_PLANE_DP, T0);
 	char cid[PKI_CLUSTER_ID_MAX + 1];
 	const ASN1_INTEGER *serial;
@@ -164,8 +164,8 @@ Test(pki_ca, node_certificate_properties)
 Test(pki_ca, serials_are_random)
 {
 	struct pki_ca *ca = ca_make(CID);
-	X509 *a = node_cert(ca, tk_key("rsa2048-c"), 1, PKI_PLANE_CP, T0);
-	X509 *b = node_cert(ca, tk_key("rsa2048-c"), 1, PKI_PLANE_CP, T0);
+	X509 *a = node_cert(ca, tp_key("rsa2048-c"), 1, PKI_PLANE_CP, T0);
+	X509 *b = node_cert(ca, tp_key("rsa2048-c"), 1, PKI_PLANE_CP, T0);
 
 	cr_expect_neq(ASN1_INTEGER_cmp(X509_get0_serialNumber(a),
 				       X509_get0_serialNumber(b)), 0);
@@ -182,21 +182,21 @@ Test(pki_ca, csr_checks)
 	size_t len, crt_len;
 
 	/* EC key in the CSR */
-	cr_assert_eq(pki_node_csr(tk_key("ec-p256"), CID, 1, "n", PKI_PLANE_CP,
+	cr_assert_eq(pki_node_csr(tp_key("ec-p256"), CID, 1, "n", PKI_PLANE_CP,
 				  &csr, &len, &err), 0);
 	cr_expect_eq(pki_ca_sign_csr(ca, csr, len, 1, "n", PKI_PLANE_CP, T0, &crt,
 				     &crt_len, &err), -EINVAL);
 	cr_expect_not_null(strstr(err.msg, "ECDSA keys are not supported"), "%s", err.msg);
 	free(csr);
 	/* small RSA */
-	cr_assert_eq(pki_node_csr(tk_key("rsa1024"), CID, 1, "n", PKI_PLANE_CP,
+	cr_assert_eq(pki_node_csr(tp_key("rsa1024"), CID, 1, "n", PKI_PLANE_CP,
 				  &csr, &len, &err), 0);
 	cr_expect_eq(pki_ca_sign_csr(ca, csr, len, 1, "n", PKI_PLANE_CP, T0, &crt,
 				     &crt_len, &err), -EINVAL);
 	cr_expect_not_null(strstr(err.msg, "RSA key is 1024 bits"), "%s", err.msg);
 	free(csr);
 	/* tampered CSR: signature no longer matches */
-	cr_assert_eq(pki_node_csr(tk_key("rsa2048-c"), CID, 1, "n", PKI_PLANE_CP,
+	cr_assert_eq(pki_node_csr(tp_key("rsa2048-c"), CID, 1, "n", PKI_PLANE_CP,
 				  &csr, &len, &err), 0);
 	{
 		X509_REQ *req;
@@ -261,7 +261,7 @@ Test(pki_ca, export_load_roundtrip_and_key_match)
 	cr_expect_not(pki_ca_can_sign(c));
 	pki_ca_free(c);
 	c = NULL;
-	other = tk_file("rsa3072", &ol);
+	other = tp_file("rsa3072", &ol);
 	cr_expect_eq(pki_ca_load_pem(cp, cl, other, ol, &c, &err), -EINVAL);
 	cr_expect_str_eq(err.msg, "CA key does not match the CA certificate");
 	cr_expect_null(c);
@@ -281,7 +281,7 @@ Test(pki_ca, ca_without_key_cannot_sign)
 
 	cr_assert_eq(pki_ca_export_pem(ca, &cp, &cl, NULL, NULL), 0);
 	cr_assert_eq(pki_ca_load_pem(cp, cl, NULL, 0, &pub, &err), 0);
-	cr_assert_eq(pki_node_csr(tk_key("rsa2048-c"), CID, 1, "n", PKI_PLANE_CP,
+	cr_assert_eq(pki_node_csr(tp_key("rsa2048-c"), CID, 1, "n", PKI_PLANE_CP,
 				  &csr, &len, &err), 0);
 	cr_expect_eq(pki_ca_sign_csr(pub, csr, len, 1, "n", PKI_PLANE_CP, T0, &crt,
 				     &crt_len, &err), -ENOKEY);
@@ -305,7 +305,7 @@ Test(pki_verify, member_node_accepted_with_its_id)
 {
 	struct pki_ca *ca = ca_make(CID);
 	struct pki_trust *t = pki_trust_new(pki_ca_cert(ca), CID);
-	X509 *x = node_cert(ca, tk_key("rsa2048-c"), 3, PKI_PLANE_CP, T0);
+	X509 *x = node_cert(ca, tp_key("rsa2048-c"), 3, PKI_PLANE_CP, T0);
 	struct pki_err err;
 	uint32_t id = 99;
 
@@ -329,8 +329,8 @@ Test(pki_verify, old_certificate_still_trusted_after_rotation)
 {
 	struct pki_ca *ca = ca_make(CID);
 	struct pki_trust *t = pki_trust_new(pki_ca_cert(ca), CID);
-	X509 *old = node_cert(ca, tk_key("rsa2048-c"), 2, PKI_PLANE_DP, T0);
-	X509 *neu = node_cert(ca, tk_key("rsa2048-d"), 2, PKI_PLANE_DP, T0 + 30 * DAY);
+	X509 *old = node_cert(ca, tp_key("rsa2048-c"), 2, PKI_PLANE_DP, T0);
+	X509 *neu = node_cert(ca, tp_key("rsa2048-d"), 2, PKI_PLANE_DP, T0 + 30 * DAY);
 	uint32_t id;
 
 	cr_expect_eq(pki_verify_peer(t, neu, NULL, PKI_PLANE_DP, T0 + 31 * DAY, &id, NULL), 0);
@@ -351,14 +351,14 @@ Test(pki_verify, strangers_refused)
 	X509 *x;
 
 	/* same cluster id, different CA (a rebuilt or forged cluster) */
-	x = node_cert(other, tk_key("rsa2048-c"), 1, PKI_PLANE_CP, T0);
+	x = node_cert(other, tp_key("rsa2048-c"), 1, PKI_PLANE_CP, T0);
 	cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0, &id, &err), -EACCES);
 	cr_expect_not_null(strstr(err.msg, "not from this cluster's CA"), "%s", err.msg);
 	X509_free(x);
 
 	/* our CA, but crafted identities */
 	cak = pki_ca_key(ca);
-	x = tk_cert("n", tk_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY, 0,
+	x = tp_cert("n", NULL, tp_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY, 0,
 		    san("ffffffff-0000-4000-8000-000000000000", "node/1/cp"));
 	cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0, &id, &err), -EACCES);
 	cr_expect_not_null(strstr(err.msg, "is for cluster ffffffff-0000-4000-8000-000000000000, not ours"));
@@ -366,7 +366,7 @@ Test(pki_verify, strangers_refused)
 	const char *bad[] = { "node/0/cp", "node/01/cp", "node/1/xp", "node/1/cp/", "nodes/1/cp",
 			      "node/-1/cp", "node/99999999999/cp", "node//cp" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		x = tk_cert("n", tk_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY,
+		x = tp_cert("n", NULL, tp_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY,
 			    T0 + DAY, 0, san(CID, bad[i]));
 		cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0, &id, &err), -EACCES,
 			     "%s accepted", bad[i]);
@@ -374,17 +374,17 @@ Test(pki_verify, strangers_refused)
 		X509_free(x);
 	}
 	/* two URIs */
-	x = tk_cert("n", tk_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY, 0,
+	x = tp_cert("n", NULL, tp_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY, 0,
 		    "URI:ine://" CID "/node/1/cp,URI:ine://" CID "/node/2/cp");
 	cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0, &id, &err), -EACCES);
 	X509_free(x);
 	/* no SAN */
-	x = tk_cert("n", tk_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY, 0, NULL);
+	x = tp_cert("n", NULL, tp_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY, 0, NULL);
 	cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0, &id, &err), -EACCES);
 	X509_free(x);
 	/* EKU server only */
-	x = tk_cert("n", tk_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY,
-		    TK_EKU_SERVER_ONLY, san(CID, "node/1/cp"));
+	x = tp_cert("n", NULL, tp_key("rsa2048-c"), pki_ca_cert(ca), cak, T0 - DAY, T0 + DAY,
+		    TP_EKU_SERVER_ONLY, san(CID, "node/1/cp"));
 	cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0, &id, &err), -EACCES);
 	cr_expect_str_eq(err.msg, "peer certificate lacks serverAuth+clientAuth key usage");
 	X509_free(x);
@@ -402,15 +402,15 @@ Test(pki_verify, customer_pins)
 {
 	struct pki_ca *ca = ca_make(CID);
 	struct pki_trust *t = pki_trust_new(pki_ca_cert(ca), CID);
-	struct tk_chain c, d;
+	struct tp_chain c, d;
 	struct pki_err err;
 	uint8_t pin[32];
 	uint32_t id = 5;
 	STACK_OF(X509) *chain = sk_X509_new_null();
 
-	tk_chain_make(&c, "rsa2048-c", T0 - DAY, T0 + 100 * DAY, 0);
+	tp_chain_make(&c, "rsa2048-c", T0 - DAY, T0 + 100 * DAY, 0);
 	/* same customer CA, different key: signed by the CA but not pinned */
-	tk_chain_make(&d, "rsa2048-d", T0 - DAY, T0 + 100 * DAY, 0);
+	tp_chain_make(&d, "rsa2048-d", T0 - DAY, T0 + 100 * DAY, 0);
 	sk_X509_push(chain, c.inter);
 	sk_X509_push(chain, c.root);
 	cr_expect_eq(pki_verify_peer(t, c.leaf, chain, PKI_PLANE_DP, T0, &id, &err), -EACCES);
@@ -425,8 +425,8 @@ Test(pki_verify, customer_pins)
 	cr_expect_eq(pki_verify_peer(t, c.leaf, chain, PKI_PLANE_DP, T0 + 101 * DAY, &id, &err),
 		     -EACCES, "expired pinned cert");
 	sk_X509_free(chain);
-	tk_chain_free(&c);
-	tk_chain_free(&d);
+	tp_chain_free(&c);
+	tp_chain_free(&d);
 	pki_trust_put(t);
 	pki_ca_free(ca);
 }
@@ -439,7 +439,7 @@ Test(pki_verify, trust_refcount)
 	cr_assert_eq(pki_trust_get(t), t);
 	pki_trust_put(t);
 	pki_ca_free(ca);	/* the trust keeps its own CA reference */
-	X509 *x = tk_cert("n", tk_key("rsa2048-c"), NULL, NULL, T0, T0 + DAY, 0, NULL);
+	X509 *x = tp_cert("n", NULL, tp_key("rsa2048-c"), NULL, NULL, T0, T0 + DAY, 0, NULL);
 	cr_expect_eq(pki_verify_peer(t, x, NULL, PKI_PLANE_CP, T0 + 1, &(uint32_t){0}, NULL), -EACCES);
 	X509_free(x);
 	pki_trust_put(t);
@@ -460,7 +460,7 @@ Test(pki_ca, csr_identity_is_ignored_the_ca_decides)
 	X509 *x;
 
 	/* the node asks to be node 9 on cp of another cluster ... */
-	cr_assert_eq(pki_node_csr(tk_key("rsa2048-c"), "evil-cluster", 9, "node-9",
+	cr_assert_eq(pki_node_csr(tp_key("rsa2048-c"), "evil-cluster", 9, "node-9",
 				  PKI_PLANE_CP, &csr, &len, &err), 0);
 	b = BIO_new_mem_buf(csr, (int)len);
 	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);

@@ -11,47 +11,47 @@
 #include <openssl/pem.h>
 
 #include "pki/pki_internal.h"
-#include "test_pki_lib.h"
+#include "testpki.h"
 
 #define GOOD_NB (T0 - 10 * DAY)
 #define GOOD_NA (T0 + 365 * DAY)
 
-static void good_chain(struct tk_buf *cert, struct tk_buf *key)
+static void good_chain(struct tp_buf *cert, struct tp_buf *key)
 {
-	struct tk_chain c;
+	struct tp_chain c;
 
-	tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-	tk_chain_pem(&c, cert);
-	tk_buf_key(key, c.leaf_key);
-	tk_chain_free(&c);
+	tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+	tp_chain_pem(&c, cert);
+	tp_buf_key(key, c.leaf_key);
+	tp_chain_free(&c);
 }
 
 static void leaf_with(const char *leafkey, time_t nb, time_t na, int flags,
-		      struct tk_buf *cert, struct tk_buf *key)
+		      struct tp_buf *cert, struct tp_buf *key)
 {
-	struct tk_chain c;
+	struct tp_chain c;
 
-	tk_chain_make(&c, leafkey, nb, na, flags);
-	tk_chain_pem(&c, cert);
-	tk_buf_key(key, c.leaf_key);
-	tk_chain_free(&c);
+	tp_chain_make(&c, leafkey, nb, na, flags);
+	tp_chain_pem(&c, cert);
+	tp_buf_key(key, c.leaf_key);
+	tp_chain_free(&c);
 }
 
-static void add_str(struct tk_buf *b, const char *s)
+static void add_str(struct tp_buf *b, const char *s)
 {
-	tk_buf_add(b, s, strlen(s));
+	tp_buf_add(b, s, strlen(s));
 }
 
-static void add_file(struct tk_buf *b, const char *stem)
+static void add_file(struct tp_buf *b, const char *stem)
 {
 	size_t n;
-	char *t = tk_file(stem, &n);
+	char *t = tp_file(stem, &n);
 
-	tk_buf_add(b, t, n);
+	tp_buf_add(b, t, n);
 	free(t);
 }
 
-static void junk(struct tk_buf *b, size_t n, unsigned seed)
+static void junk(struct tp_buf *b, size_t n, unsigned seed)
 {
 	char *p = malloc(n);
 
@@ -59,11 +59,11 @@ static void junk(struct tk_buf *b, size_t n, unsigned seed)
 		seed = seed * 1103515245u + 12345u;
 		p[i] = (char)(seed >> 16);
 	}
-	tk_buf_add(b, p, n);
+	tp_buf_add(b, p, n);
 	free(p);
 }
 
-static void x509_der_pem_mangled(struct tk_buf *b, X509 *x)
+static void x509_der_pem_mangled(struct tp_buf *b, X509 *x)
 {
 	unsigned char *der = NULL;
 	int n = i2d_X509(x, &der);
@@ -73,7 +73,7 @@ static void x509_der_pem_mangled(struct tk_buf *b, X509 *x)
 	der[n - 5] ^= 0x5a;	/* inside the signature */
 	y = d2i_X509(NULL, &p, n);
 	cr_assert_not_null(y);
-	tk_buf_x509(b, y);
+	tp_buf_x509(b, y);
 	X509_free(y);
 	OPENSSL_free(der);
 }
@@ -151,93 +151,93 @@ static struct ccase cases[] = {
 	{ C_ONE_MIB_JUNK, "1 MiB binary junk", "certificate is too large" },
 };
 
-static void build(int id, struct tk_buf *cert, struct tk_buf *key)
+static void build(int id, struct tp_buf *cert, struct tp_buf *key)
 {
-	struct tk_buf gc = {0}, gk = {0};
-	struct tk_chain c = {0};
-	EVP_PKEY *rk = tk_key("rsa2048-a"), *ik = tk_key("rsa2048-b");
+	struct tp_buf gc = {0}, gk = {0};
+	struct tp_chain c = {0};
+	EVP_PKEY *rk = tp_key("rsa2048-a"), *ik = tp_key("rsa2048-b");
 	X509 *x, *y;
 
 	good_chain(&gc, &gk);
 	switch (id) {
 	case C_EMPTY_CERT:
-		tk_buf_add(key, gk.p, gk.len);
-		tk_buf_add(cert, "", 0);
+		tp_buf_add(key, gk.p, gk.len);
+		tp_buf_add(cert, "", 0);
 		break;
 	case C_BLANK_CERT:
 		add_str(cert, " \n\t\r\n  ");
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_EMPTY_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, "", 0);
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, "", 0);
 		break;
 	case C_HUGE_CERT:
 		while (cert->len < 1048576)
-			tk_buf_add(cert, gc.p, gc.len < 1048576 - cert->len ? gc.len : 1048576 - cert->len);
-		tk_buf_add(key, gk.p, gk.len);
+			tp_buf_add(cert, gc.p, gc.len < 1048576 - cert->len ? gc.len : 1048576 - cert->len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_HUGE_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		while (key->len < 1048576)
-			tk_buf_add(key, gk.p, gk.len);
+			tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_BINARY_CERT:
 		junk(cert, 4096, 7);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_DER_CERT: {
 		unsigned char *der = NULL;
 		int n;
 
-		tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+		tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
 		n = i2d_X509(c.leaf, &der);
-		tk_buf_add(cert, der, (size_t)n);
+		tp_buf_add(cert, der, (size_t)n);
 		OPENSSL_free(der);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	}
 	case C_NUL_CERT:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		cert->p[100] = '\0';
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_NUL_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, gk.p, gk.len);
 		key->p[64] = '\0';
 		break;
 	case C_NO_BEGIN:
 		add_str(cert, "this is my certificate, trust me\n");
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_TRUNC_CERT:
-		tk_buf_add(cert, gc.p, 700);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(cert, gc.p, 700);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_BAD_BASE64:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		memset(cert->p + 200, '!', 40);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_GARBAGE_DER:
 		add_str(cert, "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQsIHRoaXMgaXMgbm90IERFUgo=\n-----END CERTIFICATE-----\n");
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_KEY_IN_CERT:
-		tk_buf_add(cert, gk.p, gk.len);
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(cert, gk.p, gk.len);
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_CSR_IN_CERT: {
 		char *csr;
 		size_t n;
 
-		cr_assert_eq(pki_node_csr(tk_key("rsa2048-c"), "abc", 1, "n1",
+		cr_assert_eq(pki_node_csr(tp_key("rsa2048-c"), "abc", 1, "n1",
 					  PKI_PLANE_CP, &csr, &n, NULL), 0);
-		tk_buf_add(cert, csr, n);
+		tp_buf_add(cert, csr, n);
 		free(csr);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	}
 	case C_TRUSTED_CERT: {
@@ -245,48 +245,48 @@ static void build(int id, struct tk_buf *cert, struct tk_buf *key)
 		const char *e = strstr(gc.p, "-----END");
 
 		add_str(cert, "-----BEGIN TRUSTED CERTIFICATE-----\n");
-		tk_buf_add(cert, b, (size_t)(e - b));
+		tp_buf_add(cert, b, (size_t)(e - b));
 		add_str(cert, "-----END TRUSTED CERTIFICATE-----\n");
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	}
 	case C_CERT_IN_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, gc.p, gc.len);
 		break;
 	case C_PUBKEY_IN_KEY: {
 		BIO *b = BIO_new(BIO_s_mem());
 		char *d;
 		long n;
 
-		PEM_write_bio_PUBKEY(b, tk_key("rsa2048-c"));
+		PEM_write_bio_PUBKEY(b, tp_key("rsa2048-c"));
 		n = BIO_get_mem_data(b, &d);
-		tk_buf_add(key, d, (size_t)n);
+		tp_buf_add(key, d, (size_t)n);
 		BIO_free(b);
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		break;
 	}
 	case C_NO_PEM_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		add_str(key, "hunter2\n");
 		break;
 	case C_TRUNC_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, gk.p, gk.len / 2);
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, gk.p, gk.len / 2);
 		break;
 	case C_ENC_PKCS8:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		add_file(key, "rsa2048-c-enc-pkcs8");
 		break;
 	case C_ENC_TRAD:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		add_file(key, "rsa2048-c-enc-trad");
 		break;
 	case C_EC_LEAF:
 		leaf_with("ec-p256", GOOD_NB, GOOD_NA, 0, cert, key);
 		break;
 	case C_EC_TRAD_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		add_file(key, "ec-p256-trad");
 		break;
 	case C_ED25519:
@@ -305,50 +305,50 @@ static void build(int id, struct tk_buf *cert, struct tk_buf *key)
 		leaf_with("rsa8200", GOOD_NB, GOOD_NA, 0, cert, key);
 		break;
 	case C_MISMATCH:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_key(key, tk_key("rsa2048-d"));
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_key(key, tp_key("rsa2048-d"));
 		break;
 	case C_KEY_OF_ROOT:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_key(key, rk);
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_key(key, rk);
 		break;
 	case C_ORDER_LEAF_2ND:
-		tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-		tk_buf_x509(cert, c.inter);
-		tk_buf_x509(cert, c.leaf);
-		tk_buf_x509(cert, c.root);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+		tp_buf_x509(cert, c.inter);
+		tp_buf_x509(cert, c.leaf);
+		tp_buf_x509(cert, c.root);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_ORDER_ROOT_MID:
-		tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-		tk_buf_x509(cert, c.leaf);
-		tk_buf_x509(cert, c.root);
-		tk_buf_x509(cert, c.inter);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+		tp_buf_x509(cert, c.leaf);
+		tp_buf_x509(cert, c.root);
+		tp_buf_x509(cert, c.inter);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_LEAF_ONLY:
-		tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-		tk_buf_x509(cert, c.leaf);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+		tp_buf_x509(cert, c.leaf);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_SELF_SIGNED_ONLY:
-		x = tk_cert("self", tk_key("rsa2048-c"), NULL, NULL, GOOD_NB, GOOD_NA, 0, NULL);
-		tk_buf_x509(cert, x);
+		x = tp_cert("self", NULL, tp_key("rsa2048-c"), NULL, NULL, GOOD_NB, GOOD_NA, 0, NULL);
+		tp_buf_x509(cert, x);
 		X509_free(x);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_OTHER_CA: {
 		/* leaf from our chain, followed by another CA's chain */
-		X509 *oroot = tk_cert("Other Root", tk_key("rsa2048-e"), NULL, NULL,
-				      GOOD_NB, GOOD_NA, TK_CA, NULL);
-		X509 *ointer = tk_cert("Other Inter", tk_key("rsa2048-f"), oroot,
-				       tk_key("rsa2048-e"), GOOD_NB, GOOD_NA, TK_CA, NULL);
+		X509 *oroot = tp_cert("Other Root", NULL, tp_key("rsa2048-e"), NULL, NULL,
+				      GOOD_NB, GOOD_NA, TP_CA, NULL);
+		X509 *ointer = tp_cert("Other Inter", NULL, tp_key("rsa2048-f"), oroot,
+				       tp_key("rsa2048-e"), GOOD_NB, GOOD_NA, TP_CA, NULL);
 
-		tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-		tk_buf_x509(cert, c.leaf);
-		tk_buf_x509(cert, ointer);
-		tk_buf_x509(cert, oroot);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+		tp_buf_x509(cert, c.leaf);
+		tp_buf_x509(cert, ointer);
+		tp_buf_x509(cert, oroot);
+		tp_buf_add(key, gk.p, gk.len);
 		X509_free(oroot);
 		X509_free(ointer);
 		break;
@@ -363,63 +363,63 @@ static void build(int id, struct tk_buf *cert, struct tk_buf *key)
 		leaf_with("rsa2048-c", T0 - 100 * DAY, T0 + 3 * DAY, 0, cert, key);
 		break;
 	case C_EKU_SERVER:
-		leaf_with("rsa2048-c", GOOD_NB, GOOD_NA, TK_EKU_SERVER_ONLY, cert, key);
+		leaf_with("rsa2048-c", GOOD_NB, GOOD_NA, TP_EKU_SERVER_ONLY, cert, key);
 		break;
 	case C_INTER_EXPIRED:
-		x = tk_cert("Customer Root", rk, NULL, NULL, T0 - 3650 * DAY,
-			    T0 + 3650 * DAY, TK_CA, NULL);
-		y = tk_cert("Old Intermediate", ik, x, rk, T0 - 3650 * DAY,
-			    T0 - DAY, TK_CA, NULL);
-		c.leaf = tk_cert("leaf", tk_key("rsa2048-c"), y, ik, GOOD_NB, GOOD_NA, 0, NULL);
-		tk_buf_x509(cert, c.leaf);
-		tk_buf_x509(cert, y);
-		tk_buf_x509(cert, x);
-		tk_buf_add(key, gk.p, gk.len);
+		x = tp_cert("Customer Root", NULL, rk, NULL, NULL, T0 - 3650 * DAY,
+			    T0 + 3650 * DAY, TP_CA, NULL);
+		y = tp_cert("Old Intermediate", NULL, ik, x, rk, T0 - 3650 * DAY,
+			    T0 - DAY, TP_CA, NULL);
+		c.leaf = tp_cert("leaf", NULL, tp_key("rsa2048-c"), y, ik, GOOD_NB, GOOD_NA, 0, NULL);
+		tp_buf_x509(cert, c.leaf);
+		tp_buf_x509(cert, y);
+		tp_buf_x509(cert, x);
+		tp_buf_add(key, gk.p, gk.len);
 		X509_free(x);
 		X509_free(y);
 		break;
 	case C_INTER_NOT_CA:
-		x = tk_cert("Customer Root", rk, NULL, NULL, T0 - 3650 * DAY,
-			    T0 + 3650 * DAY, TK_CA, NULL);
-		y = tk_cert("Not A CA", ik, x, rk, GOOD_NB, GOOD_NA, 0, NULL);
-		c.leaf = tk_cert("leaf", tk_key("rsa2048-c"), y, ik, GOOD_NB, GOOD_NA, 0, NULL);
-		tk_buf_x509(cert, c.leaf);
-		tk_buf_x509(cert, y);
-		tk_buf_x509(cert, x);
-		tk_buf_add(key, gk.p, gk.len);
+		x = tp_cert("Customer Root", NULL, rk, NULL, NULL, T0 - 3650 * DAY,
+			    T0 + 3650 * DAY, TP_CA, NULL);
+		y = tp_cert("Not A CA", NULL, ik, x, rk, GOOD_NB, GOOD_NA, 0, NULL);
+		c.leaf = tp_cert("leaf", NULL, tp_key("rsa2048-c"), y, ik, GOOD_NB, GOOD_NA, 0, NULL);
+		tp_buf_x509(cert, c.leaf);
+		tp_buf_x509(cert, y);
+		tp_buf_x509(cert, x);
+		tp_buf_add(key, gk.p, gk.len);
 		X509_free(x);
 		X509_free(y);
 		break;
 	case C_BAD_SIG:
-		tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+		tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
 		x509_der_pem_mangled(cert, c.leaf);
-		tk_buf_x509(cert, c.inter);
-		tk_buf_x509(cert, c.root);
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_x509(cert, c.inter);
+		tp_buf_x509(cert, c.root);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_TWO_KEYS:
-		tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, gk.p, gk.len);
-		tk_buf_key(key, tk_key("rsa2048-d"));
+		tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, gk.p, gk.len);
+		tp_buf_key(key, tp_key("rsa2048-d"));
 		break;
 	case C_TOO_LONG:
 		for (int i = 0; i < 4; i++)
-			tk_buf_add(cert, gc.p, gc.len);
-		tk_buf_add(key, gk.p, gk.len);
+			tp_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_LONG_LINE:
 		while (cert->len < 60 * 1024)
 			add_str(cert, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_BEGIN_NO_END:
 		add_str(cert, "-----BEGIN CERTIFICATE-----\n");
 		for (int i = 0; i < 200; i++)
 			add_str(cert, "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ\n");
-		tk_buf_add(key, gk.p, gk.len);
+		tp_buf_add(key, gk.p, gk.len);
 		break;
 	case C_BINARY_KEY:
-		tk_buf_add(cert, gc.p, gc.len);
+		tp_buf_add(cert, gc.p, gc.len);
 		junk(key, 2000, 99);
 		break;
 	case C_ONE_MIB_JUNK:
@@ -429,13 +429,13 @@ static void build(int id, struct tk_buf *cert, struct tk_buf *key)
 	default:
 		cr_assert_fail("no builder for case %d", id);
 	}
-	tk_chain_free(&c);
-	tk_buf_free(&gc);
-	tk_buf_free(&gk);
+	tp_chain_free(&c);
+	tp_buf_free(&gc);
+	tp_buf_free(&gk);
 }
 
-static void write_seed(const char *name, const struct tk_buf *cert,
-		       const struct tk_buf *key)
+static void write_seed(const char *name, const struct tp_buf *cert,
+		       const struct tp_buf *key)
 {
 	const char *dir = getenv("INE_PKI_SEED_DIR");
 	char path[512];
@@ -467,7 +467,7 @@ ParameterizedTestParameters(pki_customer, corpus)
 
 ParameterizedTest(struct ccase *tc, pki_customer, corpus)
 {
-	struct tk_buf cert = {0}, key = {0};
+	struct tp_buf cert = {0}, key = {0};
 	struct pki_customer_cert *cc = NULL;
 	struct pki_err err = {{0}};
 	int ret;
@@ -480,8 +480,8 @@ ParameterizedTest(struct ccase *tc, pki_customer, corpus)
 	cr_expect_not_null(strstr(err.msg, tc->expect),
 			   "%s: message \"%s\" lacks \"%s\"", tc->name, err.msg, tc->expect);
 	pki_customer_cert_free(cc);
-	tk_buf_free(&cert);
-	tk_buf_free(&key);
+	tp_buf_free(&cert);
+	tp_buf_free(&key);
 }
 
 Test(pki_customer, corpus_is_large_enough)
@@ -492,15 +492,15 @@ Test(pki_customer, corpus_is_large_enough)
 
 Test(pki_customer, good_chain_accepted_and_pinned)
 {
-	struct tk_buf cert = {0}, key = {0};
+	struct tp_buf cert = {0}, key = {0};
 	struct pki_customer_cert *cc = NULL;
 	struct pki_err err = {{0}};
-	struct tk_chain c;
+	struct tp_chain c;
 	uint8_t pin[32];
 
-	tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-	tk_chain_pem(&c, &cert);
-	tk_buf_key(&key, c.leaf_key);
+	tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+	tp_chain_pem(&c, &cert);
+	tp_buf_key(&key, c.leaf_key);
 	write_seed("good chain", &cert, &key);
 	cr_assert_eq(pki_customer_cert_parse(cert.p, cert.len, key.p, key.len, T0, &cc, &err),
 		     0, "%s", err.msg);
@@ -510,38 +510,38 @@ Test(pki_customer, good_chain_accepted_and_pinned)
 	cr_assert_arr_eq(cc->pin, pin, 32);
 	cr_assert_eq(cc->not_after, GOOD_NA);
 	pki_customer_cert_free(cc);
-	tk_chain_free(&c);
-	tk_buf_free(&cert);
-	tk_buf_free(&key);
+	tp_chain_free(&c);
+	tp_buf_free(&cert);
+	tp_buf_free(&key);
 }
 
 Test(pki_customer, chain_without_root_and_traditional_key_accepted)
 {
-	struct tk_buf cert = {0}, key = {0};
+	struct tp_buf cert = {0}, key = {0};
 	struct pki_customer_cert *cc = NULL;
 	struct pki_err err = {{0}};
-	struct tk_chain c;
+	struct tp_chain c;
 	size_t n;
 	char *k;
 
-	tk_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
-	tk_buf_x509(&cert, c.leaf);
-	tk_buf_x509(&cert, c.inter);
-	k = tk_file("rsa2048-c-trad", &n);
+	tp_chain_make(&c, "rsa2048-c", GOOD_NB, GOOD_NA, 0);
+	tp_buf_x509(&cert, c.leaf);
+	tp_buf_x509(&cert, c.inter);
+	k = tp_file("rsa2048-c-trad", &n);
 	cr_assert_not_null(strstr(k, "BEGIN RSA PRIVATE KEY"));
 	cr_assert_eq(pki_customer_cert_parse(cert.p, cert.len, k, n, T0, &cc, &err), 0,
 		     "%s", err.msg);
 	cr_assert_eq(sk_X509_num(cc->chain), 1);
 	pki_customer_cert_free(cc);
 	free(k);
-	tk_chain_free(&c);
-	tk_buf_free(&cert);
-	tk_buf_free(&key);
+	tp_chain_free(&c);
+	tp_buf_free(&cert);
+	tp_buf_free(&key);
 }
 
 Test(pki_customer, time_limits_are_exact)
 {
-	struct tk_buf cert = {0}, key = {0};
+	struct tp_buf cert = {0}, key = {0};
 	struct pki_customer_cert *cc = NULL;
 	struct pki_err err;
 
@@ -564,12 +564,12 @@ Test(pki_customer, time_limits_are_exact)
 	cr_expect_lt(pki_customer_cert_parse(cert.p, cert.len, key.p, key.len,
 					     GOOD_NA + 1, &cc, &err), 0);
 	cr_expect_not_null(strstr(err.msg, "has expired"));
-	tk_buf_free(&cert);
-	tk_buf_free(&key);
+	tp_buf_free(&cert);
+	tp_buf_free(&key);
 }
 
 static void items_good(struct pki_customer_item *it, const char *name,
-		       struct tk_buf *cert, struct tk_buf *key, const char *leafkey)
+		       struct tp_buf *cert, struct tp_buf *key, const char *leafkey)
 {
 	leaf_with(leafkey, GOOD_NB, GOOD_NA, 0, cert, key);
 	it->name = name;
@@ -581,7 +581,7 @@ static void items_good(struct pki_customer_item *it, const char *name,
 
 Test(pki_customer, one_certificate_serves_both_planes)
 {
-	struct tk_buf cert = {0}, key = {0};
+	struct tp_buf cert = {0}, key = {0};
 	struct pki_customer_item it;
 	struct pki_customer *c = NULL;
 	struct pki_err err;
@@ -592,13 +592,13 @@ Test(pki_customer, one_certificate_serves_both_planes)
 	cr_assert_not_null(c->plane[1]);
 	cr_assert_arr_eq(c->plane[0]->pin, c->plane[1]->pin, 32);
 	pki_customer_free(c);
-	tk_buf_free(&cert);
-	tk_buf_free(&key);
+	tp_buf_free(&cert);
+	tp_buf_free(&key);
 }
 
 Test(pki_customer, one_certificate_per_plane)
 {
-	struct tk_buf c1 = {0}, k1 = {0}, c2 = {0}, k2 = {0};
+	struct tp_buf c1 = {0}, k1 = {0}, c2 = {0}, k2 = {0};
 	struct pki_customer_item it[2];
 	struct pki_customer *c = NULL;
 	struct pki_err err;
@@ -607,15 +607,15 @@ Test(pki_customer, one_certificate_per_plane)
 	items_good(&it[1], PKI_NAME_DP, &c2, &k2, "rsa2048-d");
 	cr_assert_eq(pki_customer_validate(it, 2, T0, &c, &err), 0, "%s", err.msg);
 	cr_assert(memcmp(c->plane[0]->pin, c->plane[1]->pin, 32) != 0);
-	cr_assert_eq(EVP_PKEY_eq(c->plane[0]->key, tk_key("rsa2048-c")), 1);
-	cr_assert_eq(EVP_PKEY_eq(c->plane[1]->key, tk_key("rsa2048-d")), 1);
+	cr_assert_eq(EVP_PKEY_eq(c->plane[0]->key, tp_key("rsa2048-c")), 1);
+	cr_assert_eq(EVP_PKEY_eq(c->plane[1]->key, tp_key("rsa2048-d")), 1);
 	pki_customer_free(c);
-	tk_buf_free(&c1); tk_buf_free(&k1); tk_buf_free(&c2); tk_buf_free(&k2);
+	tp_buf_free(&c1); tp_buf_free(&k1); tp_buf_free(&c2); tp_buf_free(&k2);
 }
 
 Test(pki_customer, upload_names_and_counts)
 {
-	struct tk_buf c1 = {0}, k1 = {0}, c2 = {0}, k2 = {0};
+	struct tp_buf c1 = {0}, k1 = {0}, c2 = {0}, k2 = {0};
 	struct pki_customer_item it[3];
 	struct pki_customer *c = NULL;
 	struct pki_err err;
@@ -638,5 +638,5 @@ Test(pki_customer, upload_names_and_counts)
 	cr_expect_lt(pki_customer_validate(it, 2, T0, &c, &err), 0);
 	cr_expect_str_eq(err.msg, "data_internode_encryption: private key does not match the certificate");
 	cr_expect_null(c);
-	tk_buf_free(&c1); tk_buf_free(&k1); tk_buf_free(&c2); tk_buf_free(&k2);
+	tp_buf_free(&c1); tp_buf_free(&k1); tp_buf_free(&c2); tp_buf_free(&k2);
 }

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "pki/pki.h"
-#include "test_pki_lib.h"
+#include "testpki.h"
 
 static void internal_at(struct pki_plane_dates *d, time_t issued)
 {

@@ -16,16 +16,16 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "pki/pki_internal.h"
-#include "test_pki_lib.h"
+#include "testpki.h"
 
 static char *dir;
 
 static void setup(void)
 {
-	dir = tk_tmpdir();
+	dir = tp_tmpdir();
 	clock_set_fixed(T0);
 	log_set_level(LOG_LVL_WARN);
-	tk_fast_keygen();
+	tp_fast_keygen();
 }
 
 static void teardown(void)
@@ -34,7 +34,7 @@ static void teardown(void)
 	clock_reset();
 	log_set_sink(NULL, NULL);
 	pki_set_keygen(NULL, NULL);
-	tk_rmrf(dir);
+	tp_rmrf(dir);
 	free(dir);
 }
 
@@ -254,7 +254,7 @@ Test(pki_state, join_with_remote_signing)
 					     T0, &crt, &crt_len, &err), 0, "%s", err.msg);
 		/* a certificate for somebody else's key is refused */
 		if (p == PKI_PLANE_CP) {
-			cr_expect_eq(pki_state_install_cert(n2, p, tk_key("rsa2048-h"), crt,
+			cr_expect_eq(pki_state_install_cert(n2, p, tp_key("rsa2048-h"), crt,
 							    crt_len, &err), -EINVAL);
 			cr_expect_not_null(strstr(err.msg, "does not match our cp key"));
 		}
@@ -292,23 +292,23 @@ Test(pki_state, join_with_remote_signing)
 
 static struct pki_customer *upload(const char *leafkey, time_t na)
 {
-	struct tk_buf cert = {0}, key = {0};
+	struct tp_buf cert = {0}, key = {0};
 	struct pki_customer_item it = { .name = PKI_NAME_CP };
 	struct pki_customer *c = NULL;
 	struct pki_err err;
-	struct tk_chain ch;
+	struct tp_chain ch;
 
-	tk_chain_make(&ch, leafkey, T0 - DAY, na, 0);
-	tk_chain_pem(&ch, &cert);
-	tk_buf_key(&key, ch.leaf_key);
+	tp_chain_make(&ch, leafkey, T0 - DAY, na, 0);
+	tp_chain_pem(&ch, &cert);
+	tp_buf_key(&key, ch.leaf_key);
 	it.cert_pem = cert.p;
 	it.cert_len = cert.len;
 	it.key_pem = key.p;
 	it.key_len = key.len;
 	cr_assert_eq(pki_customer_validate(&it, 1, clock_now(), &c, &err), 0, "%s", err.msg);
-	tk_chain_free(&ch);
-	tk_buf_free(&cert);
-	tk_buf_free(&key);
+	tp_chain_free(&ch);
+	tp_buf_free(&cert);
+	tp_buf_free(&key);
 	return c;
 }
 
@@ -343,7 +343,7 @@ Test(pki_state, customer_apply_serves_and_pins)
 	cr_expect_null(strstr(pem, "PRIVATE"));
 	free(pem);
 	cr_assert_eq(pki_state_credentials(st, PKI_PLANE_DP, &leaf, &k, &chain), 0);
-	cr_expect_eq(EVP_PKEY_eq(k, tk_key("rsa2048-c")), 1);
+	cr_expect_eq(EVP_PKEY_eq(k, tp_key("rsa2048-c")), 1);
 	cr_expect_eq(sk_X509_num(chain), 2, "intermediate and root are sent");
 	t = pki_state_trust(st);
 	cr_expect_eq(pki_verify_peer(t, leaf, chain, PKI_PLANE_CP, T0, &id, &err), 0);
@@ -358,7 +358,7 @@ Test(pki_state, customer_apply_serves_and_pins)
 	c2 = upload("rsa2048-d", T0 + 300 * DAY);
 	cr_assert_eq(pki_state_apply_customer(st, c2, &err), 0);
 	x = served(st, PKI_PLANE_CP);
-	cr_expect_eq(EVP_PKEY_eq(X509_get0_pubkey(x), tk_key("rsa2048-d")), 1);
+	cr_expect_eq(EVP_PKEY_eq(X509_get0_pubkey(x), tp_key("rsa2048-d")), 1);
 	t = pki_state_trust(st);
 	cr_expect_eq(pki_verify_peer(t, leaf, chain, PKI_PLANE_CP, T0, &id, &err), 0,
 		     "previous upload still accepted: %s", err.msg);
@@ -384,7 +384,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* Every file under the state dir, with contents, as one string. */
-static void snapshot(const char *path, struct tk_buf *out)
+static void snapshot(const char *path, struct tp_buf *out)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
@@ -406,20 +406,20 @@ static void snapshot(const char *path, struct tk_buf *out)
 
 		snprintf(p, sizeof(p), "%s/%s", path, names[i]);
 		lstat(p, &sb);
-		tk_buf_add(out, p, strlen(p));
+		tp_buf_add(out, p, strlen(p));
 		if (S_ISDIR(sb.st_mode)) {
 			snapshot(p, out);
 		} else if (S_ISLNK(sb.st_mode)) {
 			char l[256];
 			ssize_t m = readlink(p, l, sizeof(l));
 
-			tk_buf_add(out, l, (size_t)m);
+			tp_buf_add(out, l, (size_t)m);
 		} else {
 			size_t len;
 			char *buf;
 
 			if (atomicfile_read(p, 1 << 20, false, &buf, &len, NULL, 0) == 0) {
-				tk_buf_add(out, buf, len);
+				tp_buf_add(out, buf, len);
 				atomicfile_free(buf, len);
 			}
 		}
@@ -431,18 +431,18 @@ static void snapshot(const char *path, struct tk_buf *out)
 Test(pki_state, rejected_upload_changes_nothing)
 {
 	struct pki_state *st = create();
-	struct tk_buf before = {0}, after = {0}, cert = {0}, key = {0};
+	struct tp_buf before = {0}, after = {0}, cert = {0}, key = {0};
 	struct pki_customer_item it = { .name = PKI_NAME_DP };
 	struct pki_customer *c = NULL;
 	struct pki_err err;
-	struct tk_chain ch;
+	struct tp_chain ch;
 	X509 *cp0 = served(st, PKI_PLANE_CP);
 	uint64_t gen = pki_state_generation(st);
 
 	snapshot(sub("s"), &before);
-	tk_chain_make(&ch, "ec-p256", T0 - DAY, T0 + 100 * DAY, 0);
-	tk_chain_pem(&ch, &cert);
-	tk_buf_key(&key, ch.leaf_key);
+	tp_chain_make(&ch, "ec-p256", T0 - DAY, T0 + 100 * DAY, 0);
+	tp_chain_pem(&ch, &cert);
+	tp_buf_key(&key, ch.leaf_key);
 	it.cert_pem = cert.p;
 	it.cert_len = cert.len;
 	it.key_pem = key.p;
@@ -459,8 +459,8 @@ Test(pki_state, rejected_upload_changes_nothing)
 	cr_expect_eq(X509_cmp(cp0, cp1), 0);
 	X509_free(cp0);
 	X509_free(cp1);
-	tk_chain_free(&ch);
-	tk_buf_free(&cert); tk_buf_free(&key); tk_buf_free(&before); tk_buf_free(&after);
+	tp_chain_free(&ch);
+	tp_buf_free(&cert); tp_buf_free(&key); tp_buf_free(&before); tp_buf_free(&after);
 	pki_state_free(st);
 }
 

@@ -5,12 +5,14 @@
 
 #include <criterion/criterion.h>
 #include <unistd.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "tls/tls.h"
 #include "tls/ktls.h"
 #include "tls/tlsio.h"
-#include "../vm/ktls_testpki.h"
-#include "../vm/ktls_testnet.h"
+#include "testpki.h"
+#include "testnet.h"
 
 /* Certificates are made once per test process (Criterion forks per test). */
 static struct tp_set pki;

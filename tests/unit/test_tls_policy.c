@@ -231,7 +231,8 @@ Test(tls_policy, pinned_accepts_pinned_key)
 Test(tls_policy, pinned_refuses_other_key)
 {
 	EVP_PKEY *k2 = tp_rsa(2048);
-	X509 *other = tp_cert("x", TP_CLUSTER, k2, pki.ca, pki.ca_key, -60, 86400, NULL);
+	X509 *other = tp_cert("x", TP_CLUSTER, k2, pki.ca, pki.ca_key, time(NULL) - 60,
+			      time(NULL) + 86400, TP_KU, NULL);
 
 	cr_assert(k2 && other);
 	expect_refused(client_ctx(pki.cli, NULL), pinned_server(other), TLS_ALPN_DP,

@@ -19,12 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "tls/ktls.h"
 #include "tls/tls.h"
 #include "tls/tlsio.h"
-#include "ktls_testnet.h"
-#include "ktls_testpki.h"
+#include "testnet.h"
+#include "testpki.h"
 
 static void serve(SSL_CTX *ctx, int fd)
 {

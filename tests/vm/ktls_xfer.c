@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/wait.h>
@@ -34,8 +35,8 @@
 #include "tls/ktls.h"
 #include "tls/tls.h"
 #include "tls/tlsio.h"
-#include "ktls_testnet.h"
-#include "ktls_testpki.h"
+#include "testnet.h"
+#include "testpki.h"
 
 struct suite {
 	const char *tag;

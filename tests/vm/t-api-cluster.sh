@@ -11,15 +11,8 @@ load_ine
 for c in jq redis-server redis-cli; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 3 || fail "cannot make the node namespaces"
 
-dump() { for i in 1 2 3; do tail -n 15 "$T/n$i.log" | sed "s/^/  n$i: /"; done; }
-die() { dump; fail "$*"; }
-for i in 1 2 3; do
-	ip netns exec node$i ./ined --state-dir "$T/s$i" --api-socket "$T/n$i.sock" \
-		>"$T/n$i.log" 2>&1 &
-	echo $! >>"$T/pids"
-done
-trap 'kill $(cat $T/pids) 2>/dev/null' EXIT
-for i in 1 2 3; do wait_eq 10 yes sh -c "[ -S $T/n$i.sock ] && echo yes"; done
+INE_LOG_TAIL=15
+for i in 1 2 3; do node_start $i; done
 
 ine_cluster_form 3 vm
 note "cluster of 3 made with inectl"
@@ -27,8 +20,8 @@ note "cluster of 3 made with inectl"
 ip netns exec node2 redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no \
 	--daemonize yes --logfile "$T/redis.log" || fail "redis-server"
 I 3 db create db1 data_internode_encryption enabled target r 2 127.0.0.1:6390 >/dev/null ||
-	die "db create"
-I 3 route add db 1 port 16390 peer 2 target r node 1 >/dev/null || die "route add"
+	fail "db create"
+I 3 route add db 1 port 16390 peer 2 target r node 1 >/dev/null || fail "route add"
 R() { ip netns exec node1 redis-cli -p 16390 "$@"; }
 wait_eq 30 PONG R PING
 R SET k hello >/dev/null
@@ -49,19 +42,20 @@ session_state() {
 	echo "$got"
 }
 st=$(session_state)
-[ "$st" = offloaded ] || { cat "$T/st.json"; die "encrypted data plane: '$st', want offloaded"; }
+[ "$st" = offloaded ] || { cat "$T/st.json"; fail "encrypted data plane: '$st', want offloaded"; }
 expect_eq "source" "$(jq -r '.nodes[0].sessions_source' "$T/st.json")" ine.ko
 note "Redis through the route on kernel TLS"
 
-I 3 tune db 1 data_internode_encryption disabled >/dev/null || die "tune db"
-wait_eq 20 false sh -c "INE_API_SOCKET=$T/n1.sock ip netns exec node1 ./inectl db show 1 --json | jq -r .data_internode_encryption"
+I 3 tune db 1 data_internode_encryption disabled >/dev/null || fail "tune db"
+dbenc() { I 1 db show 1 --json | jq -r .data_internode_encryption; }
+wait_eq 20 false dbenc
 wait_eq 20 PONG R PING
 st=$(session_state)
-[ "$st" = plaintext ] || { cat "$T/st.json"; die "plaintext data plane: '$st', want plaintext"; }
+[ "$st" = plaintext ] || { cat "$T/st.json"; fail "plaintext data plane: '$st', want plaintext"; }
 expect_eq "GET after the toggle" "$(R GET k)" hello
 note "encryption disabled on node 3: node 1's next connection is plaintext"
 
-I 1 status --json >"$T/st.json" || die "status"
+I 1 status --json >"$T/st.json" || fail "status"
 expect_eq "nodes with certificates" \
 	"$(jq '[.nodes[] | select(.certificates.data_internode_encryption.seconds_left > 86400)] | length' "$T/st.json")" 3
 ip netns exec node2 redis-cli -p 6390 shutdown nosave >/dev/null 2>&1

@@ -3,17 +3,11 @@
 # reports kernel TLS and the module in status, and shows ine.ko's live
 # kTLS sessions in GET /v1/status, inectl status and /metrics.
 . tests/vm/lib.sh
+NODE_NS=0	# one agent, in the initial namespace
 load_ine
-export INE_API_SOCKET=$T/api.sock
-./ined --state-dir $T/state --api-socket $INE_API_SOCKET >$T/ined.log 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null' EXIT
-i=0
-while [ ! -S $INE_API_SOCKET ]; do
-	i=$((i + 1)); [ $i -gt 200 ] && { cat $T/ined.log; fail "ined did not start"; }
-	sleep 0.05
-done
-grep -q "kernel module tls \(already \)\?loaded" $T/ined.log || { cat $T/ined.log; fail "ined did not load tls"; }
+export INE_API_SOCKET=$T/n1.sock
+node_start 1
+grep -q "kernel module tls \(already \)\?loaded" $T/n1.log || { cat $T/n1.log; fail "ined did not load tls"; }
 
 note "status with ine.ko and a live kTLS pair"
 tests/vm/kmod_api hold 13 128 "./inectl status --json >$T/s.json && ./inectl status >$T/s.txt && curl -s --unix-socket $INE_API_SOCKET http://localhost/metrics >$T/m.txt" ||
@@ -30,4 +24,4 @@ grep -q "offloaded" $T/s.txt || { cat $T/s.txt; fail "inectl status lacks the se
 grep -q '^ine_kernel_module_loaded 1$' $T/m.txt || fail "metrics: module"
 n=$(awk '/^ine_sessions\{/ && /state="offloaded"/ {s += $2} END {print s}' $T/m.txt)
 expect_eq "metrics offloaded sessions" "$n" 2
-kill $PID; wait $PID; expect_eq "ined exit" $? 0
+node_stop 1; expect_eq "ined exit" $? 0

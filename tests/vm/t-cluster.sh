@@ -8,63 +8,18 @@
 . tests/vm/lib.sh
 load_tls
 load_ine
-# ined when it has the control plane (--port), else the test driver
-NODE=$TOP/tests/vm/cp_node
-"$TOP/ined" --help 2>&1 | grep -q -- --port && NODE=$TOP/ined
-[ -x "$NODE" ] || fail "$NODE not built (make ined tests/vm/bins)"
-note "agent: $NODE"
 for c in jq curl; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 4 || fail "cannot make the node namespaces"
-
-api() {
-	n=$1 m=$2 p=$3
-	shift 3
-	if [ $# -gt 0 ]; then
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 600 \
-			--unix-socket "$T/n$n.sock" -X "$m" \
-			-H 'Content-Type: application/json' -d "$1" "http://ine$p")
-	else
-		CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 600 \
-			--unix-socket "$T/n$n.sock" -X "$m" "http://ine$p")
-	fi
-}
-json() { jq -r "$1" "$T/out"; }
-ok() { api "$@"; [ "$CODE" = 200 ] || { dump; fail "$2 $3 on node $1: HTTP $CODE $(cat "$T/out")"; }; }
-dump() { for i in 1 2 3; do [ -f "$T/n$i.log" ] && tail -n 20 "$T/n$i.log" | sed "s/^/  n$i: /"; done; }
-start() {
-	ip netns exec node$1 "$NODE" --state-dir "$T/s$1" --api-socket "$T/n$1.sock" \
-		>>"$T/n$1.log" 2>&1 &
-	echo $! >"$T/n$1.pid"
-	k=0
-	while [ ! -S "$T/n$1.sock" ]; do
-		k=$((k + 1)); [ $k -gt 200 ] && fail "node $1 did not start"
-		sleep 0.05
-	done
-}
-stop() {
-	kill "$(cat "$T/n$1.pid")"
-	while kill -0 "$(cat "$T/n$1.pid")" 2>/dev/null; do sleep 0.05; done
-	rm -f "$T/n$1.sock"
-}
-eventually() { # SECS N JQ WANT PATH
-	k=0
-	while :; do
-		api "$2" GET "$5"
-		[ "$CODE" = 200 ] && [ "$(json "$3")" = "$4" ] && return 0
-		k=$((k + 1))
-		[ $k -gt $(($1 * 10)) ] && { dump; fail "node $2: $5 $3 = '$(json "$3")', want '$4' after $1 s"; }
-		sleep 0.1
-	done
-}
-ns_stat() { ip netns exec node$1 awk -v k="$2" '$1 == k {print $2}' /proc/net/tls_stat; }
+start() { node_start "$1"; }
+stop() { node_stop "$1"; }
 
 start 1
-ok 1 POST /v1/cluster '{"name":"vm","node_name":"n1","address":"10.77.0.1"}'
+api_ok 1 POST /v1/cluster '{"name":"vm","node_name":"n1","address":"10.77.0.1"}'
 for i in 2 3; do
-	ok 1 POST /v1/cluster/join-token '{}'
+	api_ok 1 POST /v1/cluster/join-token '{}'
 	tok=$(json .token)
 	start $i
-	ok $i POST /v1/cluster/join "{\"token\":\"$tok\",\"node_name\":\"n$i\",\"address\":\"10.77.0.$i\"}"
+	api_ok $i POST /v1/cluster/join "{\"token\":\"$tok\",\"node_name\":\"n$i\",\"address\":\"10.77.0.$i\"}"
 	expect_eq "node $i id" "$(json .node_uid)" $i
 done
 start 4
@@ -74,16 +29,16 @@ grep -q "already used" "$T/out" || fail "reused token: $(cat "$T/out")"
 stop 4
 note "created, joined nodes 2 and 3; reused token refused"
 
-eventually 120 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
-ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
-eventually 60 1 .data_internode_encryption true /v1/cluster/policy
-eventually 60 2 .data_internode_encryption true /v1/cluster/policy
+api_eventually 120 3 '[.nodes[] | select(.connected == true)] | length' 2 /v1/status
+api_ok 3 PUT /v1/cluster/policy '{"data_internode_encryption": true}'
+api_eventually 60 1 .data_internode_encryption true /v1/cluster/policy
+api_eventually 60 2 .data_internode_encryption true /v1/cluster/policy
 note "change on node 3 reached nodes 1 and 2"
 
 # every control-plane session is in the kernel both ways: node 1 has two
 # (nodes 2, 3), node 2 two (1, 3), node 3 two (1, 2)
 for i in 1 2 3; do
-	tx=$(ns_stat $i TlsCurrTxSw) rx=$(ns_stat $i TlsCurrRxSw)
+	tx=$(ns_tls_stat $i TlsCurrTxSw) rx=$(ns_tls_stat $i TlsCurrRxSw)
 	note "node $i: TlsCurrTxSw $tx TlsCurrRxSw $rx"
 	[ "${tx:-0}" -ge 2 ] && [ "${rx:-0}" -ge 2 ] ||
 		fail "node $i: control-plane sessions not in kernel TLS both ways (tx $tx rx $rx)"
@@ -101,11 +56,11 @@ done
 note "ine.ko lists every control-plane session, offloaded, with its peer"
 
 stop 2
-ok 3 POST /v1/bdbs '{"name":"db1"}'
+api_ok 3 POST /v1/bdbs '{"name":"db1"}'
 api 1 GET /v1/cluster
 v=$(json .version)
 start 2
-eventually 120 2 .version "$v" /v1/cluster
+api_eventually 120 2 .version "$v" /v1/cluster
 note "node 2 caught up to version $v after a restart"
 for i in 1 2 3; do stop $i; done
 exit 0

@@ -12,9 +12,9 @@ load_ine
 for c in jq redis-server redis-cli python3; do command -v $c >/dev/null || fail "$c is required"; done
 ine_mknodes 3 || fail "cannot make the node namespaces"
 
+INE_LOG_TAIL=15
 dump() {
 	for i in 1 2 3; do
-		tail -n 15 "$T/n$i.log" | sed "s/^/  n$i: /"
 		sed "s/^/  n$i events: /" "$T/ev$i" 2>/dev/null
 		I $i show dump 2>/dev/null | sed "s/^/  n$i ine.ko: /"
 	done
@@ -31,13 +31,7 @@ for i in 1 2 3; do
 	ip netns exec node$i tests/vm/kmod_guard events 600 >"$T/ev$i" 2>&1 &
 	echo $! >>"$T/pids"
 done
-for i in 1 2 3; do
-	ip netns exec node$i ./ined --state-dir "$T/s$i" --api-socket "$T/n$i.sock" \
-		>"$T/n$i.log" 2>&1 &
-	echo $! >>"$T/pids"
-done
-trap 'kill $(cat $T/pids) 2>/dev/null' EXIT
-for i in 1 2 3; do wait_eq 10 yes sh -c "[ -S $T/n$i.sock ] && echo yes"; done
+for i in 1 2 3; do node_start $i; done
 
 ine_cluster_form 3 vm	# joins must get through the enforcing guard
 note "cluster of 3 formed with the guard enforcing on every node"
@@ -52,7 +46,8 @@ wait_eq 30 PONG R PING
 R SET k guarded >/dev/null
 expect_eq "GET through the route" "$(R GET k)" guarded
 # node 3 (a member, not the primary) sees the change over the control plane
-wait_eq 20 1 sh -c "INE_API_SOCKET=$T/n3.sock ip netns exec node3 ./inectl db list --json | jq length"
+dbs() { I 3 db list --json | jq length; }
+wait_eq 20 1 dbs
 for i in 1 2 3; do
 	[ "$(guard $i dropped)" = 0 ] ||
 		die "node $i dropped $(guard $i dropped) segments while the cluster worked"

@@ -22,41 +22,32 @@ LIMIT=300		# records per key, both namespaces
 BIG=$((256 * 1024 * 1024))	# ine.ko checks every 5 s: far more than that takes
 SPORT=7100 RPORT=17100
 
-dump() { for i in 1 2; do tail -n 12 "$T/n$i.log" | sed "s/^/  node$i: /" >&2; done; }
-die() { dump; fail "$@"; }
-cleanup() {
-	for i in 1 2; do [ -f "$T/pid$i" ] && kill "$(cat "$T/pid$i")" 2>/dev/null; done
+INE_LOG_TAIL=12
+test_cleanup() {
 	[ -f "$T/sinkpid" ] && kill "$(cat "$T/sinkpid")" 2>/dev/null
 	R 1 -p 6381 shutdown nosave >/dev/null 2>&1; R 2 -p 6382 shutdown nosave >/dev/null 2>&1
 	for i in 1 2; do N $i ./inectl guard key-limit 21353909 >/dev/null 2>&1; done
-	rm -rf "$T"
 }
-trap cleanup EXIT
 
 load_tls; load_ine
 ip netns list | grep -q "^node2" || ine_mknodes 2 || fail "ine_mknodes 2"
-for i in 1 2; do
-	N $i ./ined --state-dir "$T/s$i" --api-socket "$T/n$i.sock" >"$T/n$i.log" 2>&1 &
-	echo $! >"$T/pid$i"
-done
-ready() { grep -q ' ready: ' "$T/n$1.log"; }
-for i in 1 2; do wait_for 30 ready $i || die "ined on node$i did not become ready"; done
+for i in 1 2; do node_start_ready $i; done
 ine_cluster_form 2 keys
 N 1 "$FX" sink $SPORT "$T/sink.log" &
 echo $! >"$T/sinkpid"
 I 1 db create stream data_internode_encryption enabled target sink 1 127.0.0.1:$SPORT >/dev/null ||
-	die "db create stream"
-I 1 route add db 1 port $RPORT peer 1 target sink node 2 >/dev/null || die "route add"
+	fail "db create stream"
+I 1 route add db 1 port $RPORT peer 1 target sink node 2 >/dev/null || fail "route add"
 small() { N 2 timeout 5 "$FX" send 127.0.0.1 $RPORT 65536; }
-wait_for 30 small || die "the route does not carry a transfer"
+wait_for 30 small || fail "the route does not carry a transfer"
 for i in 1 2; do
-	N $i ./inectl guard key-limit $LIMIT >/dev/null || die "inectl guard key-limit on node$i"
+	N $i ./inectl guard key-limit $LIMIT >/dev/null || fail "inectl guard key-limit on node$i"
 	got=$(N $i ./inectl guard --json | sed -n 's/.*"key_limit_records": \([0-9]*\).*/\1/p')
 	expect_eq "node$i key limit" "$got" $LIMIT
 done
 # Bad input changes nothing.
-N 2 ./inectl guard key-limit 0 >/dev/null 2>&1 && die "key-limit 0 accepted"
-N 2 ./inectl guard key-limit 12x >/dev/null 2>&1 && die "key-limit 12x accepted"
+N 2 ./inectl guard key-limit 0 >/dev/null 2>&1 && fail "key-limit 0 accepted"
+N 2 ./inectl guard key-limit 12x >/dev/null 2>&1 && fail "key-limit 12x accepted"
 got=$(N 2 ./inectl guard --json | sed -n 's/.*"key_limit_records": \([0-9]*\).*/\1/p')
 expect_eq "node2 key limit after bad input" "$got" $LIMIT
 note "key limit set to $LIMIT records per key on both nodes; 0 and 12x refused"
@@ -68,35 +59,35 @@ replaced() { # NODE: the agent's count of sessions it replaced
 }
 r1=$(replaced 1) r2=$(replaced 2)
 lines=$(wc -l <"$T/sink.log")
-N 2 "$FX" send 127.0.0.1 $RPORT $BIG >"$T/send.out" 2>&1 && die "a $BIG-byte stream (far over $LIMIT records) went through whole"
+N 2 "$FX" send 127.0.0.1 $RPORT $BIG >"$T/send.out" 2>&1 && fail "a $BIG-byte stream (far over $LIMIT records) went through whole"
 new=$(tail -n +$((lines + 1)) "$T/sink.log")
-echo "$new" | grep -q corrupt && die "corrupt bytes at the sink: $new"
+echo "$new" | grep -q corrupt && fail "corrupt bytes at the sink: $new"
 cut=$(echo "$new" | awk '{print $1; exit}') how=$(echo "$new" | awk '{print $3; exit}')
-[ -n "$cut" ] && [ "$cut" -gt 0 ] && [ "$cut" -lt $BIG ] || die "no cut stream at the sink: $new"
-[ "$how" = reset ] || die "the stream was ended by '$how', not a reset"
+[ -n "$cut" ] && [ "$cut" -gt 0 ] && [ "$cut" -lt $BIG ] || fail "no cut stream at the sink: $new"
+[ "$how" = reset ] || fail "the stream was ended by '$how', not a reset"
 any_replaced() { [ "$(replaced 2)" -gt "$r2" ] || [ "$(replaced 1)" -gt "$r1" ]; }
 wait_for 10 any_replaced ||
-	die "no agent counted a replaced session (node1 $(replaced 1), node2 $(replaced 2))"
+	fail "no agent counted a replaced session (node1 $(replaced 1), node2 $(replaced 2))"
 grep -q "reached the AES-GCM key usage threshold: reset" "$T/n1.log" "$T/n2.log" ||
-	die "no agent logged the replacement"
+	fail "no agent logged the replacement"
 note "stream: cut after $cut correct bytes with a reset ('$(cat "$T/send.out")');" \
 	"replaced: node1 $(replaced 1), node2 $(replaced 2)"
 
 # ---- 2. the next connection gets a fresh session (new handshake, new keys) ----
-small >/dev/null || die "the route does not carry a transfer after the replacement"
+small >/dev/null || fail "the route does not carry a transfer after the replacement"
 note "the route carries a new connection after the replacement"
 
 # ---- 3. a Redis replica reset by the key limit resumes ----
 N 1 redis-server --port 6381 --bind 127.0.0.1 --dir "$T" --save '' --appendonly no \
 	--enable-debug-command yes --daemonize yes --logfile "$T/master.log" || fail "redis master"
 I 1 db create orders data_internode_encryption enabled target shard 1 127.0.0.1:6381 >/dev/null ||
-	die "db create orders"
-I 1 route add db 2 port 16381 peer 1 target shard node 2 >/dev/null || die "route (replica)"
+	fail "db create orders"
+I 1 route add db 2 port 16381 peer 1 target shard node 2 >/dev/null || fail "route (replica)"
 N 2 redis-server --port 6382 --bind 127.0.0.1 --dir "$T" --save '' --appendonly no \
 	--enable-debug-command yes --replicaof 127.0.0.1 16381 --daemonize yes \
 	--logfile "$T/replica.log" || fail "redis replica"
 synced() { redis_synced 1 6381 2 6382; }
-wait_for 60 synced || die "replica did not come up through the route"
+wait_for 60 synced || fail "replica did not come up through the route"
 before=$(( $(replaced 1) + $(replaced 2) ))
 # ~2.5 MB of writes: several times the limit in records on the replication link.
 k=0
@@ -104,8 +95,8 @@ while [ $k -lt 20 ]; do
 	seq 1 500 | sed "s/.*/SET key:$k:& $(head -c 200 /dev/zero | tr '\0' v)/" | R 1 -p 6381 >/dev/null
 	k=$((k + 1))
 done
-wait_for 90 synced || die "replica not in sync after writes across the key limit ($(R 2 -p 6382 dbsize) of $(R 1 -p 6381 dbsize) keys)"
+wait_for 90 synced || fail "replica not in sync after writes across the key limit ($(R 2 -p 6382 dbsize) of $(R 1 -p 6381 dbsize) keys)"
 after=$(( $(replaced 1) + $(replaced 2) ))
-[ "$after" -gt "$before" ] || die "the replication link was never replaced ($before -> $after)"
+[ "$after" -gt "$before" ] || fail "the replication link was never replaced ($before -> $after)"
 note "redis: $(R 1 -p 6381 dbsize) keys, replication link replaced $((after - before)) time(s), digests equal"
 echo "t-keylimit: pass"

@@ -1,8 +1,6 @@
 #!/bin/sh
 # The plaintext guard between two nodes: node1 writes to node2:3342.
 . tests/vm/lib.sh
-START=$(date +%s)
-step() { note "[$(( $(date +%s) - START ))s] $*"; }
 load_tls
 load_ine
 ine_mknodes 2 || fail "nodes"

@@ -2,8 +2,6 @@
 # ine.ko with thousands of sessions: dumps exact under churn, sessions gone
 # on close, rmmod/insmod with live sessions, namespaces dying with sessions.
 . tests/vm/lib.sh
-START=$(date +%s)
-step() { note "[$(( $(date +%s) - START ))s] $*"; }
 load_ine
 pairs=${INE_KMOD_PAIRS:-1500}
 

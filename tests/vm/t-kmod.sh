@@ -3,8 +3,6 @@
 # TLS 1.2/1.3 x AES-GCM-128/256, events, privileges, netns isolation, and
 # inectl show on a live kTLS session.
 . tests/vm/lib.sh
-START=$(date +%s)
-step() { note "[$(( $(date +%s) - START ))s] $*"; }
 load_tls
 load_ine
 ver=$(modinfo -F version "$TOP/ine.ko")

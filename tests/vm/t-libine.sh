@@ -18,22 +18,10 @@ for b in ined inectl tools/ine-send tools/ine-recv; do
 done
 ine_mknodes 2 || fail "cannot make the node namespaces"
 
-api() {
-	CODE=$(curl -s -o "$T/out" -w '%{http_code}' --max-time 300 \
-		--unix-socket "$T/n$1.sock" -X "$2" \
-		-H 'Content-Type: application/json' ${4:+-d "$4"} "http://ine$3")
-	[ "$CODE" = 200 ] || { dump; fail "$2 $3 on node $1: HTTP $CODE $(cat "$T/out")"; }
-}
-dump() { for i in 1 2; do [ -f "$T/n$i.log" ] && tail -n 20 "$T/n$i.log" | sed "s/^/  n$i: /"; done; }
+INE_API_TIMEOUT=300
 start() {
-	ip netns exec node$1 env INE_BROKER_SOCKET="$T/b$1.sock" "$TOP/ined" \
-		--state-dir "$T/s$1" --api-socket "$T/n$1.sock" >>"$T/n$1.log" 2>&1 &
-	echo $! >"$T/n$1.pid"
-	k=0
-	while [ ! -S "$T/n$1.sock" ] || [ ! -S "$T/b$1.sock" ]; do
-		k=$((k + 1)); [ $k -gt 200 ] && { dump; fail "node $1 did not start"; }
-		sleep 0.05
-	done
+	NODE_ENV="INE_BROKER_SOCKET=$T/b$1.sock" node_start $1
+	wait_for 10 test -S "$T/b$1.sock" || fail "node $1 did not start"
 }
 send() { ip netns exec node1 env INE_BROKER_SOCKET="$T/b1.sock" "$TOP/tools/ine-send" "$@"; }
 recv_bg() {
@@ -52,16 +40,16 @@ io() { awk '$1 == "rchar:" || $1 == "wchar:" {s += $2} END {print s}' /proc/$1/i
 tick() { expr "$(date +%s%N)" / 10000000; }
 
 start 1
-api 1 POST /v1/cluster '{"name":"vm","node_name":"n1","address":"10.77.0.1"}'
-api 1 POST /v1/cluster/join-token '{}'
+api_ok 1 POST /v1/cluster '{"name":"vm","node_name":"n1","address":"10.77.0.1"}'
+api_ok 1 POST /v1/cluster/join-token '{}'
 tok=$(jq -r .token "$T/out")
 start 2
-api 2 POST /v1/cluster/join "{\"token\":\"$tok\",\"node_name\":\"n2\",\"address\":\"10.77.0.2\"}"
-api 1 POST /v1/bdbs '{"name":"db1","data_internode_encryption":true,
+api_ok 2 POST /v1/cluster/join "{\"token\":\"$tok\",\"node_name\":\"n2\",\"address\":\"10.77.0.2\"}"
+api_ok 1 POST /v1/bdbs '{"name":"db1","data_internode_encryption":true,
 	"targets":[{"name":"snap","node":2,"address":"10.77.0.2:17101"}]}'
 k=0
 until curl -s --unix-socket "$T/n2.sock" http://ine/v1/bdbs/1 | grep -q snap; do
-	k=$((k + 1)); [ $k -gt 300 ] && { dump; fail "db 1 did not reach node 2"; }
+	k=$((k + 1)); [ $k -gt 300 ] && { fail "db 1 did not reach node 2"; }
 	sleep 0.1
 done
 note "cluster of 2 up, db 1 encrypted, target snap on node 2"
@@ -76,7 +64,7 @@ SPID=$!
 sleep 1
 ip netns exec node1 "$TOP/inectl" show dump >"$T/show1" || fail "inectl show dump"
 ip netns exec node2 "$TOP/inectl" show dump >"$T/show2" || fail "inectl show dump"
-wait $SPID || { dump; fail "ine-send: $(cat "$T/send.out")"; }
+wait $SPID || { fail "ine-send: $(cat "$T/send.out")"; }
 c1=$(cpu $A); i1=$(io $A); t1=$(tick)
 wait $RPID || fail "ine-recv: $(cat "$T/recv.out")"
 sed 's/^/  /' "$T/send.out" "$T/recv.out"
@@ -107,16 +95,16 @@ bench() {	# NAME CMD...
 }
 if [ -n "${INE_LIBINE_BENCH:-}" ]; then
 	BN=brokered-sendfile bench send 2 1 snap "$T/in"
-	api 1 POST /v1/routes '{"bdb":1,"listen_port":16379,"peer_node":2,"target":"snap","node":1}'
+	api_ok 1 POST /v1/routes '{"bdb":1,"listen_port":16379,"peer_node":2,"target":"snap","node":1}'
 	sleep 1
 	BN=relay bench ip netns exec node1 python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", 16379))
 f = open(sys.argv[1], "rb"); s.sendfile(f); s.shutdown(socket.SHUT_WR); s.recv(1)' "$T/in"
-	api 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
+	api_ok 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
 	sleep 1
 	BN=plaintext-sendfile bench send 2 1 snap "$T/in"
-	api 1 PUT /v1/bdbs/1 '{"data_internode_encryption": true}'
+	api_ok 1 PUT /v1/bdbs/1 '{"data_internode_encryption": true}'
 	sleep 1
 fi
 
@@ -126,7 +114,7 @@ recv_bg "$T/outf2"
 send 2 1 snap "$T/big" >"$T/send.out" 2>&1 &
 SPID=$!
 sleep 1
-api 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
+api_ok 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
 wait $SPID && fail "ine-send survived the toggle: $(cat "$T/send.out")"
 wait $RPID
 note "ok: toggling db 1's encryption closed the brokered connection: $(cat "$T/send.out")"

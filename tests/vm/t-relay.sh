@@ -13,8 +13,6 @@
 RN=$TOP/tests/vm/relay_node
 [ -x "$RN" ] || fail "tests/vm/relay_node is not built (make tests/vm/bins)"
 MB=${INE_RELAY_VM_MB:-4}
-START=$(date +%s)
-tnote() { note "[$(( $(date +%s) - START ))s] $*"; }
 PMB=${INE_RELAY_PERF_MB:-16}
 
 load_tls
@@ -88,8 +86,6 @@ rstat() {
 	done
 	awk -v k="$2" '$1 == k {print $2}' "$T/n$1.stats"
 }
-# kstat NODE KEY: /proc/net/tls_stat in that node's namespace
-kstat() { ip netns exec node$1 awk -v k="$2" '$1 == k {print $2}' /proc/net/tls_stat; }
 agent_logs() { for i in 1 2; do echo "--- node$i agent log (tail)"; tail -n 15 "$T/agent$i.log"; done >&2; }
 client() { n1 "$RN" client "$@" || { agent_logs; fail "client $*"; }; }
 
@@ -105,7 +101,7 @@ if [ -z "${INE_RELAY_PERF_ONLY:-}" ]; then
 for suite in 0 1 2 3; do
 	start_agents --suite $suite
 	for i in 1 2; do
-		eval tx$i=$(kstat $i TlsTxSw) rx$i=$(kstat $i TlsRxSw)
+		eval tx$i=$(ns_tls_stat $i TlsTxSw) rx$i=$(ns_tls_stat $i TlsRxSw)
 	done
 	client --port 7001 --op S --size $((MB << 20)) --marker >/dev/null
 	client --port 7001 --op G --size $((MB << 20)) >/dev/null
@@ -119,10 +115,10 @@ for suite in 0 1 2 3; do
 	expect_eq "suite $suite: ine.ko refusals" "$(rstat 1 ine_reg_fail)$(rstat 2 ine_reg_fail)" 00
 	for i in 1 2; do
 		eval t0=\$tx$i r0=\$rx$i
-		expect_eq "suite $suite: node$i TlsTxSw rise" $(( $(kstat $i TlsTxSw) - t0 )) 3
-		expect_eq "suite $suite: node$i TlsRxSw rise" $(( $(kstat $i TlsRxSw) - r0 )) 3
+		expect_eq "suite $suite: node$i TlsTxSw rise" $(( $(ns_tls_stat $i TlsTxSw) - t0 )) 3
+		expect_eq "suite $suite: node$i TlsRxSw rise" $(( $(ns_tls_stat $i TlsRxSw) - r0 )) 3
 	done
-	tnote "suite $suite: ${MB} MiB each way + random writes, kTLS TX+RX on both nodes"
+	step "suite $suite: ${MB} MiB each way + random writes, kTLS TX+RX on both nodes"
 	stop_agents
 done
 
@@ -131,13 +127,13 @@ start_agents
 client --port 7001 --op E --conns 200 >/dev/null
 expect_eq "200 connections all kTLS" "$(rstat 1 sessions_offloaded)" 200
 client --port 7001 --op R >/dev/null
-tnote "200 concurrent echo with half-close; target reset reaches the client"
+step "200 concurrent echo with half-close; target reset reaches the client"
 
 # ---- not allowed ----
 n1 "$RN" client --port 7003 --op R >/dev/null || fail "refused route not reset"
 expect_eq "refused by node2" "$(rstat 2 refused)" 1
 grep -q "target 'nope' is not allowed for db 1" "$T/agent2.log" "$T/agent1.log" ||
-	tnote "(reason is logged via syslog)"
+	step "(reason is logged via syslog)"
 
 # ---- plaintext db on 3343; an encrypted db is refused there ----
 client --port 7002 --op S --size $((2 << 20)) --marker >/dev/null
@@ -146,7 +142,7 @@ out=$(n1 "$RN" probe --addr 10.77.0.2 --port 3343 --db 1 --name t1)
 case "$out" in "encryption mode mismatch"*) ;; *) fail "3343 accepted encrypted db 1: $out" ;; esac
 out=$(n1 "$RN" probe --addr 10.77.0.2 --port 3343 --db 2 --name t2)
 case "$out" in ok*) ;; *) fail "3343 refused plaintext db 2: $out" ;; esac
-tnote "plaintext db carried on 3343; encrypted db refused there ($out)"
+step "plaintext db carried on 3343; encrypted db refused there ($out)"
 
 # ---- toggle db 2's encryption: its connection drops, the next is kTLS ----
 n1 "$RN" client --port 7002 --hold 30 >"$T/hold.out" &
@@ -176,7 +172,7 @@ expect_eq "marker on 3342 (TLS)" "$(grep -a -c INE-PLAINTEXT-MARKER "$T/tls.pcap
 [ "$(grep -a -c INE-PLAINTEXT-MARKER "$T/plain.pcap")" -gt 0 ] ||
 	fail "capture saw no marker on 3343 either: capture broken, proves nothing"
 [ "$(stat -c %s "$T/tls.pcap")" -gt $((MB << 20)) ] || fail "capture of 3342 too small"
-tnote "capture: no payload marker on 3342; marker visible on plaintext 3343"
+step "capture: no payload marker on 3342; marker visible on plaintext 3343"
 else
 	kill "$TCPDUMP"
 fi

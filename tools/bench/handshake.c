@@ -14,13 +14,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "tls/ktls.h"
 #include "tls/tls.h"
-#include "ktls_testnet.h"
-#include "ktls_testpki.h"
+#include "testnet.h"
+#include "testpki.h"
 
 static struct tp_set pki;
 

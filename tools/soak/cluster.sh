@@ -2,14 +2,15 @@
 # a 3-node ined cluster (kernel TLS, ine.ko), one database "soak" whose
 # target is a soakgen echo server on node1, and a route to it on node2 and
 # node3 (127.0.0.1:$PORT_ROUTE there), checked to carry a verified stream.
-# Needs tests/vm/lib.sh sourced first (fail, I, wait_for) and $START set;
-# leaves the ined pids in $T/ined<i>.pid and everything to kill in $T/pids.
+# Needs tests/vm/lib.sh sourced first (the kit: node_start, I, wait_for...)
+# and $START set; node i's ined is the kit's (node_pid i), everything else
+# to kill is in $T/pids.
 GEN=$TOP/tools/soak/soakgen
 PORT_ECHO=7000 PORT_ROUTE=17000
 say() { echo "[$(( $(date +%s) - START ))s] $*"; }
-rss() { awk '/^VmRSS/ {print $2}' /proc/"$(cat "$T/ined$1.pid")"/status; }
+rss() { awk '/^VmRSS/ {print $2}' /proc/"$(node_pid $1)"/status; }
 # CPU time (utime + stime) of node i's ined, in clock ticks
-cpu() { awk '{print $14 + $15}' /proc/"$(cat "$T/ined$1.pid")"/stat; }
+cpu() { awk '{print $14 + $15}' /proc/"$(node_pid $1)"/stat; }
 
 soak_cluster() {
 	[ -x "$GEN" ] || fail "tools/soak/soakgen is not built (make tools/soak/soakgen)"
@@ -19,22 +20,8 @@ soak_cluster() {
 	# 1000 routed connections are ~6000 fds in node1's agent (TLS and
 	# target sockets, two pipes each) and 1000 in the echo server.
 	ulimit -n 65536 || fail "cannot raise RLIMIT_NOFILE"
-	for i in 1 2 3; do
-		ip netns exec node$i ./ined --state-dir "$T/s$i" --api-socket "$T/n$i.sock" \
-			>"$T/n$i.log" 2>&1 &
-		echo $! >>"$T/pids"
-		echo $! >"$T/ined$i.pid"
-	done
-	for i in 1 2 3; do
-		wait_for 30 test -S "$T/n$i.sock" || fail "ined on node$i did not start"
-	done
-	I 1 cluster create name=soak node_name=n1 address=10.77.0.1 >/dev/null ||
-		fail "cluster create"
-	for i in 2 3; do
-		tok=$(I 1 cluster join-token) || fail "join token"
-		I $i cluster join token="$tok" node_name=n$i address=10.77.0.$i >/dev/null ||
-			fail "node$i join"
-	done
+	for i in 1 2 3; do node_start $i; done
+	ine_cluster_form 3 soak
 	say "cluster of 3 formed"
 	ip netns exec node1 "$GEN" echo --port $PORT_ECHO 2>"$T/echo.log" &
 	echo $! >>"$T/pids"

@@ -1,12 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/*
- * ktls_testnet.h - a connected TCP loopback pair and a handshake pump that
- * drives both ends of a tls_conn pair in one thread.  Header only, for the
- * TLS unit tests, VM programs and the bench.
- */
-#ifndef INE_KTLS_TESTNET_H
-#define INE_KTLS_TESTNET_H
-
+/* testnet.c — loopback pairs and a handshake pump for the tests (see testnet.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,9 +10,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "tls/tls.h"
+#include "testnet.h"
 
-static __attribute__((unused)) int tn_set_nonblock(int fd, bool on)
+int tn_set_nonblock(int fd, bool on)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -30,7 +23,7 @@ static __attribute__((unused)) int tn_set_nonblock(int fd, bool on)
 }
 
 /* A listening socket on 127.0.0.1:port (0 = any); returns fd, *port set. */
-static __attribute__((unused)) int tn_listen(unsigned short *port)
+int tn_listen(unsigned short *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
@@ -52,7 +45,7 @@ static __attribute__((unused)) int tn_listen(unsigned short *port)
 	return fd;
 }
 
-static __attribute__((unused)) int tn_connect(unsigned short port)
+int tn_connect(unsigned short port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -71,7 +64,7 @@ static __attribute__((unused)) int tn_connect(unsigned short port)
 }
 
 /* Connected TCP pair over loopback, both non-blocking.  0 or -errno. */
-static __attribute__((unused)) int tn_pair(int *cfd, int *sfd)
+int tn_pair(int *cfd, int *sfd)
 {
 	unsigned short port = 0;
 	int lfd = tn_listen(&port), one = 1;
@@ -98,7 +91,7 @@ static __attribute__((unused)) int tn_pair(int *cfd, int *sfd)
  * side's final result (0, -errno, or -EAGAIN if it never finished, e.g. a
  * client whose server failed after the client was done would be 0).
  */
-static __attribute__((unused)) void tn_handshake_pair(struct tls_conn *c, struct tls_conn *s, int *crc, int *src)
+void tn_handshake_pair(struct tls_conn *c, struct tls_conn *s, int *crc, int *src)
 {
 	int idle = 0;
 
@@ -126,5 +119,3 @@ static __attribute__((unused)) void tn_handshake_pair(struct tls_conn *c, struct
 			idle++;
 	}
 }
-
-#endif
