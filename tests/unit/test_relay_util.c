@@ -318,17 +318,34 @@ void tr_reset_observed(void)
 /* ---- client helpers ---- */
 
 /* A free port for a test listener, picked by the kernel. */
+/* Ports handed out by bind(0) come from the ephemeral range, which every
+ * outgoing connect() on the machine also draws from: between this check and
+ * the relay's own bind, another test's client can take the port (seen as a
+ * relay_listen_plain failure under load). Pick below the ephemeral range
+ * instead, from a window that depends on the pid so parallel test processes
+ * start apart, and keep only a port that binds now. */
 uint16_t tr_free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	static unsigned next;
+	unsigned lo = 20000, span = 12000, i;
 
-	cr_assert(fd >= 0);
-	cr_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	close(fd);
-	return ntohs(sa.sin_port);
+	if (!next)
+		next = (unsigned)getpid() * 37 % span;
+	for (i = 0; i < span; i++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		unsigned port = lo + next++ % span;
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+		cr_assert(fd >= 0);
+		sa.sin_port = htons(port);
+		ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	cr_assert_fail("no free port in %u-%u", lo, lo + span - 1);
+	return 0;
 }
 
 /* Both nodes are 127.0.0.1: tell a listener so, as daemon_relay.c tells
