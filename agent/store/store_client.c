@@ -177,6 +177,9 @@ static bool quorum_msg(const char *m)
 	static const char *const pat[] = {
 		"no leader", "request timed out", "leader changed",
 		"proposal dropped", "unhealthy cluster", "not capable",
+		/* the gateway's own deadline on its call into etcd: the
+		 * proposal waited for a commit that never came */
+		"deadline exceeded",
 	};
 	size_t i;
 
@@ -253,7 +256,8 @@ static int call_one(struct store *s, size_t ep, const char *path,
 	if (!m)
 		m = json_string_value(json_object_get(j, "message"));
 	escape(m ? m : "(no message)", esc, sizeof(esc));
-	ret = quorum_msg(m);
+	/* gRPC codes 14 (unavailable) and 4 (deadline exceeded) */
+	ret = quorum_msg(m) || store_json_i64(j, "code") == 14 || store_json_i64(j, "code") == 4;
 	json_decref(j);
 	if (ret) {
 		*saw_quorum = true;

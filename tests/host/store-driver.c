@@ -338,10 +338,18 @@ static void candidate(const char *id, int ttl)
 	for (;;) {
 		if (!lease && store_lease_grant(s, ttl, &lease, &err))
 			lease = 0;
-		if (lease && !k && store_elect_campaign(s, LEADER_KEY, id, lease, &fence, &err) == 0) {
-			k = store_keeper_new(s, base, lease, ttl, on_lost, &lost);
-			printf("  %s leads (term %lld)\n", id, (long long)fence);
-			fflush(stdout);
+		if (lease && !k) {
+			int ret = store_elect_campaign(s, LEADER_KEY, id, lease, &fence, &err);
+
+			if (ret == 0) {
+				k = store_keeper_new(s, base, lease, ttl, on_lost, &lost);
+				printf("  %s leads (term %lld)\n", id, (long long)fence);
+				fflush(stdout);
+			} else if (ret == -ENOENT) {
+				lease = 0;	/* it expired while we waited: a new one */
+			} else if (ret == -EBUSY) {
+				store_lease_keepalive(s, lease, NULL, &err);
+			}
 		}
 		if (lost) {
 			_exit(3);
