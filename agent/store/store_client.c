@@ -278,6 +278,7 @@ int store_call(struct store *s, const char *path, json_t *req, bool write,
 {
 	char *body = json_dumps(req, JSON_COMPACT);
 	bool saw_quorum = false;
+	char qmsg[STORE_ERR_MAX] = "";
 	size_t k, ep;
 	int ret = -ECONNREFUSED;
 
@@ -290,12 +291,15 @@ int store_call(struct store *s, const char *path, json_t *req, bool write,
 		ret = call_one(s, ep, path, body, write, resp, err, &saw_quorum);
 		if (ret <= 0)
 			break;
+		if (saw_quorum && !qmsg[0] && err)
+			snprintf(qmsg, sizeof(qmsg), "%s", err->msg);
 	}
 	free(body);
 	if (ret == 1) {
 		if (saw_quorum) {
-			store_err_set(err, "store: quorum lost: no member of %zu can commit (%s)",
-				      s->n_ep, s->ep[0]);
+			/* the first member that answered says why */
+			store_err_set(err, "%s (no member of %zu can commit)",
+				      qmsg[0] ? qmsg : "store: quorum lost", s->n_ep);
 			return -STORE_EQUORUM;
 		}
 		store_err_set(err, "store: no etcd member reachable (%zu tried, first %s)",

@@ -352,7 +352,14 @@ static void candidate(const char *id, int ttl)
 			}
 		}
 		if (lost) {
-			_exit(3);
+			/* deposed: the term's writes must now be refused */
+			int ret = store_put_fenced(s, LEADER_KEY, fence, "/cfg/x", "stale", 5,
+						   NULL, &err);
+
+			printf("  %s: lease lost; fenced write with term %lld: %d (%s)\n", id,
+			       (long long)fence, ret, err.msg);
+			fflush(stdout);
+			_exit(ret == -ESTALE ? 4 : 5);
 		}
 		if (k)
 			pump(200);
@@ -432,8 +439,47 @@ static void scen_election(void)
 			FAIL("the refused write changed /cfg/x");
 		store_kvs_free(kv, 1);
 	}
-	kill(victim == pa ? pb : pa, SIGKILL);
-	waitpid(victim == pa ? pb : pa, NULL, 0);
+	/* fencing from the deposed side: the leader is paused (SIGSTOP) past
+	 * its lease, replaced, and resumed; its keeper reports the lease lost
+	 * and its own fenced write is refused (exit status 4) */
+	{
+		pid_t pc, cur = victim == pa ? pb : pa;
+		int64_t f3 = 0;
+		char *id3 = NULL;
+		int st = 0;
+
+		pc = fork();
+		if (pc == 0)
+			candidate("node-c", ttl);
+		kill(cur, SIGSTOP);
+		t0 = now_ms();
+		while (!(id3 = leader_now(s, &f3)) || f3 == f2) {
+			free(id3);
+			id3 = NULL;
+			if (now_ms() - t0 > 15000)
+				FAIL("no leader after pausing %s", id2);
+			usleep(50000);
+		}
+		printf("ok: %s paused, %s took over (term %lld) in %.0f ms\n", id2, id3,
+		       (long long)f3, now_ms() - t0);
+		kill(cur, SIGCONT);
+		for (i = 0; i < 100 && waitpid(cur, &st, WNOHANG) == 0; i++)
+			usleep(100000);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 4)
+			FAIL("resumed %s: exit status %d, want 4 (lease lost, fenced write "
+			     "refused)", id2, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		printf("ok: resumed %s saw its lease lost and its fenced write refused\n", id2);
+		{
+			struct store_kv *kv = NULL;
+
+			if (store_get(s, "/cfg/x", &kv, NULL, &err) || memcmp(kv->value, "2", 1))
+				FAIL("the resumed leader changed /cfg/x");
+			store_kvs_free(kv, 1);
+		}
+		kill(pc, SIGKILL);
+		waitpid(pc, NULL, 0);
+		free(id3);
+	}
 	free(id);
 	free(id2);
 	store_close(s);
