@@ -5,7 +5,7 @@
  * with "FAIL: ..." on the first wrong answer.
  *
  *   store-driver SCENARIO DIR CERTDIR NET
- *     SCENARIO  kv1 kv3 watch election quorum supervise idle
+ *     SCENARIO  kv1 kv3 watch election failover quorum supervise idle
  *     DIR       scratch (state directories go under it)
  *     CERTDIR   ca.crt, m.crt, m.key (serverAuth+clientAuth, IP SANs)
  *     NET       address prefix, "127.81.7." -> members at .1 .2 .3 */
@@ -486,6 +486,69 @@ static void scen_election(void)
 	stop_all();
 }
 
+/* ---- failover: median and max of 10 (issue 17's benchmark) ---------- */
+
+static void scen_failover(void)
+{
+	struct store *s;
+	struct store_err err = { "" };
+	pid_t pid[2];
+	const char *ids[2] = { "node-a", "node-b" };
+	double ms[10], t0;
+	int64_t f = 0, f2 = 0;
+	char *id = NULL;
+	int r, i, n = 10, ttl = 2;
+
+	start_cluster(3);
+	s = client("123", 5000);
+	wait_healthy(s, 30);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0)
+			candidate(ids[i], ttl);
+		usleep(200000);
+	}
+	for (r = 0; r < n; r++) {
+		for (i = 0; i < 100 && !(id = leader_now(s, &f)); i++)
+			usleep(50000);
+		if (!id)
+			FAIL("run %d: nobody leads", r + 1);
+		i = !strcmp(id, ids[0]) ? 0 : 1;
+		free(id);
+		kill(pid[i], SIGKILL);
+		t0 = now_ms();
+		waitpid(pid[i], NULL, 0);
+		for (;;) {
+			bool led;
+
+			id = leader_now(s, &f2);
+			led = id != NULL;
+			free(id);
+			if (led && f2 != f &&
+			    store_put_fenced(s, LEADER_KEY, f2, "/cfg/y", "1", 1, NULL, &err) == 0)
+				break;
+			if (now_ms() - t0 > 15000)
+				FAIL("run %d: no new primary in 15 s", r + 1);
+			usleep(20000);
+		}
+		ms[r] = now_ms() - t0;
+		pid[i] = fork();	/* the killed node comes back as a candidate */
+		if (pid[i] == 0)
+			candidate(ids[i], ttl);
+	}
+	for (i = 0; i < 2; i++) {
+		kill(pid[i], SIGKILL);
+		waitpid(pid[i], NULL, 0);
+	}
+	qsort(ms, n, sizeof(ms[0]), cmp_d);
+	printf("figure: failover_median_ms=%.0f failover_max_ms=%.0f (%d runs, lease TTL %d s)\n",
+	       (ms[n / 2 - 1] + ms[n / 2]) / 2, ms[n - 1], n, ttl);
+	if (ms[n - 1] > 5000)
+		FAIL("worst fail-over %.0f ms, target <= 5000", ms[n - 1]);
+	store_close(s);
+	stop_all();
+}
+
 /* ---- quorum: 2 of 3 killed -> the quorum error, nothing changes ------ */
 
 static void scen_quorum(void)
@@ -615,7 +678,7 @@ static void scen_idle(void)
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: store-driver kv1|kv3|watch|election|quorum|supervise|idle "
+		fprintf(stderr, "usage: store-driver kv1|kv3|watch|election|failover|quorum|supervise|idle "
 			"DIR CERTDIR NET\n");
 		return 2;
 	}
@@ -637,6 +700,8 @@ int main(int argc, char **argv)
 		scen_watch();
 	else if (!strcmp(argv[1], "election"))
 		scen_election();
+	else if (!strcmp(argv[1], "failover"))
+		scen_failover();
 	else if (!strcmp(argv[1], "quorum"))
 		scen_quorum();
 	else if (!strcmp(argv[1], "supervise"))
