@@ -327,4 +327,25 @@ struct pki_status {
 
 void pki_state_status(const struct pki_state *st, struct pki_status *out);
 
+/* ---------------------------------------------------------------- wrap
+ * The CA key as the store keeps it (pki_wrap.c, docs/store.md): AES-256-GCM
+ * under a 32-byte key-encryption key each control-plane member holds in
+ * <state_dir>/ca.kek (0600), the AAD binding cluster id and key id. */
+#define PKI_KEK_LEN	32
+#define PKI_KEK_FILE	"ca.kek"
+/* A new random KEK file; -EEXIST if there is one. */
+int pki_kek_create(const char *state_dir, struct pki_err *err);
+/* The KEK, into OpenSSL's secure heap (free with pki_kek_free); refused
+ * unless the file is ours, 0600 and exactly PKI_KEK_LEN bytes. */
+int pki_kek_load(const char *state_dir, uint8_t **kek, struct pki_err *err);
+void pki_kek_free(uint8_t *kek);	/* wipes; NULL: no-op */
+/* *blob: OPENSSL_malloc'd (OPENSSL_free); holds no key bytes in the clear. */
+int pki_ca_key_wrap(EVP_PKEY *key, const uint8_t *kek, const char *cluster_id,
+		    const char *key_id, uint8_t **blob, size_t *blob_len,
+		    struct pki_err *err);
+/* -EKEYREJECTED: wrong KEK, cluster or key id, or a tampered blob. */
+int pki_ca_key_unwrap(const uint8_t *blob, size_t len, const uint8_t *kek,
+		      const char *cluster_id, const char *key_id,
+		      EVP_PKEY **key, struct pki_err *err);
+
 #endif /* INE_PKI_H */
