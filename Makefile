@@ -68,7 +68,7 @@ tests/%: CPPFLAGS += -Itests/lib
 $(TESTLIB): $(TESTLIB_SRC:.c=.o)
 	$(AR) rcs $@ $^
 
-tests/unit/unit-tests: $(UNIT_SRC:.c=.o) $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
+tests/unit/unit-tests: $(UNIT_SRC:.c=.o) $(TESTLIB) agent/libine-agent.a lib/libine.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 tests/vm/%: tests/vm/%.c $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
