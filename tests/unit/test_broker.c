@@ -96,6 +96,9 @@ Test(broker, allowlist)
  * "slow peer": sockets that accept and never answer, on a loopback address
  * of its own so that its plaintext port 3343 is ours alone.
  */
+#include <grp.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -109,6 +112,7 @@ Test(broker, allowlist)
 
 #include <ine/ine.h>
 #include "daemon/daemon.h"
+#include "dp/broker_internal.h"
 #include "dp/route.h"
 #include "test_relay_util.h"
 
@@ -123,6 +127,10 @@ static struct {
 	int ctx_calls;
 	clockid_t loop_clk;
 } B;
+
+/* Options for the next bt_setup (bt_setup clears B, not these). */
+static gid_t bt_gid;
+static uint64_t bt_record_limit;
 
 static SSL_CTX *bt_ctx_new(void *arg)
 {
@@ -167,7 +175,8 @@ static void bt_set_enc(bool enc)
 static void do_start(void *arg)
 {
 	char err[CONFIG_ERR_MAX] = "";
-	struct broker_opts o = { .path = B.sock, .ctx_new = bt_ctx_new };
+	struct broker_opts o = { .path = B.sock, .ctx_new = bt_ctx_new, .sock_gid = bt_gid,
+				 .record_limit = bt_record_limit };
 
 	(void)arg;
 	pthread_getcpuclockid(pthread_self(), &B.loop_clk);
@@ -487,6 +496,307 @@ Test(broker_live, software_truncation_is_not_clean_eof)
 	got = bt_read_end(fd, &end);
 	cr_expect_lt(end, 0, "a reset peer looked like a clean end (read() returned 0)");
 	cr_log_info("truncated: %zu bytes, then %s", got, end ? strerror(-end) : "EOF");
+	ine_close(fd);
+	bt_teardown();
+}
+
+/* ine_read to the end: bytes, and the final result (0 or -errno). */
+static size_t bt_ine_read_end(int fd, ssize_t *end)
+{
+	uint8_t buf[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	while ((n = ine_read(fd, buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	*end = n;
+	return got;
+}
+
+/* ine_read means the same in software mode: clean 0 (and 0 again), a cut
+ * stream and the policy teardown are -ECONNRESET. */
+Test(broker_live, software_ine_read_end)
+{
+	struct ine_info info;
+	uint8_t b;
+	ssize_t end;
+	int fd;
+
+	bt_setup("", true);
+	fd = ine_connect_info(2, 1, "t1", &info);
+	cr_assert_geq(fd, 0, "ine_connect: %s", ine_last_error());
+	if (info.mode != INE_MODE_SOFTWARE)
+		cr_skip_test("this host has kernel TLS: the software pump is not used");
+	bt_op(fd, 'G', 50000);
+	cr_expect_eq(bt_ine_read_end(fd, &end), 50000);
+	cr_expect_eq(end, 0, "clean end: %s", strerror((int)-end));
+	cr_expect_eq(ine_read(fd, &b, 1), 0, "0 again after the clean end");
+	ine_close(fd);
+
+	fd = ine_connect_info(2, 1, "t1", &info);
+	cr_assert_geq(fd, 0);
+	bt_op(fd, 'R', 0);
+	bt_ine_read_end(fd, &end);
+	cr_expect_eq(end, -ECONNRESET, "reset peer: %zd", end);
+	ine_close(fd);
+
+	/* The policy teardown: the app must not take it for a clean end. */
+	fd = ine_connect_info(2, 1, "t1", &info);
+	cr_assert_geq(fd, 0);
+	bt_op(fd, 'S', 0);
+	bt_set_enc(false);
+	bt_ine_read_end(fd, &end);
+	cr_expect_eq(end, -ECONNRESET, "toggle teardown read as %zd", end);
+	ine_close(fd);
+	bt_teardown();
+}
+
+/* No SIGPIPE from libine: ine_write on a stream the agent ended. */
+Test(broker_live, ine_write_no_sigpipe)
+{
+	struct ine_info info;
+	uint8_t buf[16384] = { 0 };
+	ssize_t n = 0;
+	int fd, i;
+
+	bt_setup("", true);
+	signal(SIGPIPE, SIG_DFL);	/* the fixture ignores it */
+	fd = ine_connect_info(2, 1, "t1", &info);
+	cr_assert_geq(fd, 0, "ine_connect: %s", ine_last_error());
+	bt_op(fd, 'S', 0);
+	bt_set_enc(false);
+	usleep(200 * 1000);
+	for (i = 0; i < 1000 && (n = ine_write(fd, buf, sizeof(buf))) > 0; i++)
+		;
+	cr_expect_lt(n, 0, "ine_write still succeeds after the teardown");
+	cr_expect(n == -EPIPE || n == -ECONNRESET, "ine_write: %s", strerror((int)-n));
+	ine_close(fd);
+	bt_teardown();
+}
+
+/* A fresh TLS context per setup: a rotated certificate is used by the
+ * next connect (the broker used to keep one until a config change). */
+Test(broker_live, tls_context_per_connect)
+{
+	int fd;
+
+	bt_setup("", true);
+	for (int i = 0; i < 2; i++) {
+		fd = ine_connect(2, 1, "t1");
+		cr_assert_geq(fd, 0, "ine_connect: %s", ine_last_error());
+		ine_close(fd);
+	}
+	cr_expect_eq(B.ctx_calls, 2, "context built %d times for 2 connects", B.ctx_calls);
+	bt_teardown();
+}
+
+/* The peer half-closes; the app still writes: the agent keeps its
+ * reference, so a toggle still ends the connection. */
+Test(broker_live, half_close_keeps_reference)
+{
+	uint8_t hdr[ROUTE_HDR_MAX], rep[ROUTE_REPLY_MAX], b[8];
+	struct pollfd p;
+	struct bt_reply r;
+	char ip[32];
+	int plain_l, fd, pfd = -1, n;
+	long long t0;
+
+	snprintf(ip, sizeof(ip), "127.90.%d.1", 1 + getpid() % 250);
+	plain_l = bt_listen(ip, ROUTE_PLAIN_PORT, NULL);
+	bt_setup(ip, false);
+	fd = bt_request(2, 1, "t1");
+	t0 = now_ms();
+	while ((pfd = accept4(plain_l, NULL, NULL, SOCK_CLOEXEC)) < 0 && now_ms() - t0 < 3000)
+		usleep(1000);
+	cr_assert(pfd >= 0);
+	cr_assert_gt(read(pfd, hdr, sizeof(hdr)), 0);
+	n = route_reply_encode(ROUTE_OK, "ok", rep, sizeof(rep));
+	cr_assert_eq(write(pfd, rep, (size_t)n), n);
+	cr_assert_eq(bt_reply(fd, 3000, &r), 0);
+	cr_assert_eq(r.err, 0);
+	cr_assert_geq(r.fd, 0);
+	shutdown(pfd, SHUT_WR);				/* the peer half-closes */
+	cr_expect_eq(read(r.fd, b, sizeof(b)), 0);
+	usleep(1200 * 1000);				/* the agent has seen RDHUP */
+	cr_expect_eq(write(r.fd, "more", 4), 4, "the app can still write");
+	cr_expect_eq(read(pfd, b, sizeof(b)), 4);
+	bt_set_enc(true);
+	p = (struct pollfd){ .fd = pfd, .events = POLLIN };
+	cr_expect_eq(poll(&p, 1, 2000), 1, "the toggle did not end the connection: the agent "
+		     "had dropped its reference at the peer's half-close");
+	cr_expect_eq(read(pfd, b, sizeof(b)), 0);
+	close(r.fd);
+	close(fd);
+	close(pfd);
+	close(plain_l);
+	bt_teardown();
+}
+
+/* ---- the socket: who may connect, and for how long ---- */
+
+Test(broker_live, socket_mode)
+{
+	struct stat st;
+
+	bt_gid = 0;
+	bt_setup("", true);
+	cr_assert_eq(stat(B.sock, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600, "no group: mode %o", st.st_mode & 0777);
+	bt_teardown();
+	bt_gid = 65534;
+	bt_setup("", true);
+	cr_assert_eq(stat(B.sock, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0660, "mode %o", st.st_mode & 0777);
+	cr_expect_eq(st.st_gid, 65534);
+	bt_teardown();
+	bt_gid = 0;
+}
+
+/* A caller not on the allowlist is refused at accept, before it sends
+ * anything (it used to hold its connection until it sent a request). */
+Test(broker_live, refused_at_accept)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int st, pipefd[2];
+	pid_t pid;
+	int res[2] = { 0, 0 };
+
+	bt_gid = 65534;
+	bt_setup("", true);
+	bt_gid = 0;
+	chmod(B.dir, 0755);
+	memcpy(sa.sun_path, B.sock, strlen(B.sock) + 1);
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct bt_reply r = { 0 };
+		int fd;
+
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(2);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		res[0] = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+		if (!res[0])
+			res[1] = bt_reply(fd, 2000, &r) ? -ETIMEDOUT : r.err;
+		if (write(pipefd[1], res, sizeof(res)) != sizeof(res))
+			_exit(3);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed: %d", st);
+	cr_assert_eq(read(pipefd[0], res, sizeof(res)), (ssize_t)sizeof(res));
+	cr_expect_eq(res[0], 0, "group member could not connect: %s", strerror(-res[0]));
+	cr_expect_eq(res[1], -EACCES, "not refused at accept: %s", strerror(-res[1]));
+	bt_teardown();
+}
+
+Test(broker_live, request_timeout)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct bt_reply r;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	long long t0;
+
+	bt_setup("", true);
+	memcpy(sa.sun_path, B.sock, strlen(B.sock) + 1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	t0 = now_ms();
+	cr_assert_eq(bt_reply(fd, (BROKER_REQUEST_TIMEOUT_S + 3) * 1000, &r), 0,
+		     "a silent caller was held past %d s", BROKER_REQUEST_TIMEOUT_S + 3);
+	cr_expect_eq(r.err, -ETIMEDOUT);
+	cr_expect_geq(now_ms() - t0, BROKER_REQUEST_TIMEOUT_S * 1000 - 500);
+	close(fd);
+	bt_teardown();
+}
+
+Test(broker_live, pending_cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fds[BROKER_MAX_PENDING + 1], i;
+	struct bt_reply r;
+
+	bt_setup("", true);
+	memcpy(sa.sun_path, B.sock, strlen(B.sock) + 1);
+	for (i = 0; i <= BROKER_MAX_PENDING; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		if (i < BROKER_MAX_PENDING)
+			continue;
+	}
+	/* The last one is over the cap: refused at once. */
+	cr_assert_eq(bt_reply(fds[BROKER_MAX_PENDING], 2000, &r), 0,
+		     "connection %d over the cap was held", BROKER_MAX_PENDING + 1);
+	cr_expect_eq(r.err, -EBUSY);
+	cr_expect_eq(bt_reply(fds[0], 100, &r), -ETIMEDOUT, "the first ones are waiting");
+	for (i = 0; i <= BROKER_MAX_PENDING; i++)
+		close(fds[i]);
+	/* Slots come back: a request goes through. */
+	usleep(100 * 1000);
+	i = bt_request(2, 99, "t1");
+	cr_assert_eq(bt_reply(i, 2000, &r), 0);
+	cr_expect_eq(r.err, -ENOENT);
+	close(i);
+	bt_teardown();
+}
+
+static struct broker *second;
+
+static void do_second(void *arg)
+{
+	struct broker_opts o = { .path = B.sock, .ctx_new = bt_ctx_new };
+
+	(void)arg;
+	B.rc = broker_new(&B.d, &o, &second);
+}
+
+static void do_second_free(void *arg)
+{
+	(void)arg;
+	broker_free(second);
+	second = NULL;
+}
+
+/* A second agent must not unlink a socket a live one answers on. */
+Test(broker_live, live_socket_not_taken_over)
+{
+	struct bt_reply r;
+	int fd;
+
+	bt_setup("", true);
+	tr_call(&B.e, do_second, NULL);
+	cr_expect_eq(B.rc, -EADDRINUSE, "broker_new on a live socket: %d", B.rc);
+	if (!B.rc)
+		tr_call(&B.e, do_second_free, NULL);
+	fd = bt_request(2, 99, "t1");
+	cr_assert_eq(bt_reply(fd, 2000, &r), 0, "the first agent lost its socket");
+	cr_expect_eq(r.err, -ENOENT);
+	close(fd);
+	bt_teardown();
+}
+
+/* Software pump at the record limit: what it holds is sent, then
+ * close_notify, then the app sees a cut stream (never a clean end). */
+Test(broker_live, software_record_limit)
+{
+	struct ine_info info;
+	uint8_t buf[16384] = { 0 };
+	ssize_t n = 0, end;
+	int fd, i;
+
+	bt_record_limit = 20;
+	bt_setup("", true);
+	bt_record_limit = 0;
+	fd = ine_connect_info(2, 1, "t1", &info);
+	cr_assert_geq(fd, 0, "ine_connect: %s", ine_last_error());
+	if (info.mode != INE_MODE_SOFTWARE)
+		cr_skip_test("this host has kernel TLS: the software pump is not used");
+	bt_op(fd, 'S', 0);
+	for (i = 0; i < 4000 && (n = ine_write(fd, buf, sizeof(buf))) > 0; i++)
+		;
+	cr_expect_lt(n, 0, "64 MiB written past a limit of 20 records");
+	bt_ine_read_end(fd, &end);
+	cr_expect_eq(end, -ECONNRESET, "after the limit: %zd", end);
 	ine_close(fd);
 	bt_teardown();
 }
