@@ -68,6 +68,7 @@ struct bconn {
 	size_t aoff, alen, poff, plen;
 	bool aeof, ashut, peof, pshut;
 	uint64_t records;		/* TLS records sent (software pump) */
+	bool limited;			/* reached b->record_limit: ends cut */
 };
 
 struct broker {

@@ -166,13 +166,12 @@ void broker_pump_run(struct bconn *c)
 		progress = false;
 		/* app -> peer.  At the key limit nothing more is taken from
 		 * the app: what the agent holds goes out, then close_notify. */
-		if (!c->alen && !c->aeof && at_limit(c)) {
+		if (!c->alen && !c->aeof && !c->limited && at_limit(c)) {
 			log_msg(LOG_LVL_WARN, "broker: db %u session to node %u sent %llu TLS "
 				"records (the AES-GCM key limit): ending it; the application "
 				"reconnects", c->req.db, c->req.node,
 				(unsigned long long)c->records);
-			c->aeof = progress = true;
-			why = "key limit";
+			c->aeof = c->limited = progress = true;
 		}
 		if (!c->alen && !c->aeof) {
 			n = read(c->sfd, c->abuf, BROKER_PUMP_BUF);
@@ -204,8 +203,10 @@ void broker_pump_run(struct bconn *c)
 			if (n == 0) {
 				shutdown(c->pfd, SHUT_WR);
 				c->ashut = progress = true;
-				if (why)
+				if (c->limited) {
+					why = "key limit";
 					goto dead;	/* the app must not see a clean end */
+				}
 			} else if (n == -EAGAIN) {
 				wwant = c->tc->want;
 			} else {

@@ -33,7 +33,7 @@
 #define ALERT_CLOSE_NOTIFY	0
 
 /* Per fd: what we know.  Guarded by mu; grown on demand. */
-enum { FD_UNKNOWN = 0, FD_KTLS = 1, FD_PLAIN = 2, FD_CLEAN = 4 };
+enum { FD_UNKNOWN = 0, FD_KTLS = 1, FD_PLAIN = 2, FD_CLEAN = 4, FD_CUT = 8 };
 #define FD_TABLE_MAX	(1 << 20)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -158,6 +158,32 @@ static ssize_t recv_ktls(int fd, void *buf, size_t len, int flags)
 	}
 }
 
+/* Software and plaintext: recv's own answer, except that a reset whose
+ * error an earlier write() already took leaves the socket in TCP_CLOSE
+ * and recv() returning 0: still a cut, not a clean end (a clean one is in
+ * CLOSE_WAIT, or TIME_WAIT after our own FIN). */
+static ssize_t recv_plain(int fd, void *buf, size_t len, int flags)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == ENOTSOCK) {
+		do
+			n = read(fd, buf, len);
+		while (n < 0 && errno == EINTR);
+	}
+	if (n < 0)
+		return errno == EPIPE ? -ECONNRESET : -errno;
+	if (n == 0 && !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) &&
+	    ti.tcpi_state == TCP_CLOSE)
+		return -ECONNRESET;
+	return n;
+}
+
 ssize_t ine_recv(int fd, void *buf, size_t len, int flags)
 {
 	uint8_t k;
@@ -168,17 +194,15 @@ ssize_t ine_recv(int fd, void *buf, size_t len, int flags)
 	k = kind_of(fd);
 	if (k & FD_CLEAN)
 		return 0;
+	if (k & FD_CUT)
+		return -ECONNRESET;
 	if (k & FD_KTLS)
-		return recv_ktls(fd, buf, len, flags);
-	do
-		n = recv(fd, buf, len, flags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == ENOTSOCK) {
-		do
-			n = read(fd, buf, len);
-		while (n < 0 && errno == EINTR);
-	}
-	return n < 0 ? -errno : n;
+		n = recv_ktls(fd, buf, len, flags);
+	else
+		n = recv_plain(fd, buf, len, flags);
+	if (n == -ECONNRESET)
+		state_set(fd, (uint8_t)(k | FD_CUT));
+	return n;
 }
 
 ssize_t ine_read(int fd, void *buf, size_t len)
@@ -198,5 +222,7 @@ ssize_t ine_write(int fd, const void *buf, size_t len)
 			n = write(fd, buf, len);
 		while (n < 0 && errno == EINTR);
 	}
+	if (n < 0 && errno == ECONNRESET)
+		state_set(fd, (uint8_t)(kind_of(fd) | FD_CUT));
 	return n < 0 ? -errno : n;
 }

@@ -227,12 +227,13 @@ static void bt_teardown(void)
 		fprintf(stderr, "cleanup failed\n");
 }
 
-/* A listening socket nobody accepts from (the kernel completes connects). */
+/* A non-blocking listening socket nobody accepts from unless the test
+ * does (the kernel completes connects). */
 static int bt_listen(const char *ip, uint16_t port, uint16_t *bound)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
 	cr_assert(fd >= 0);
 	inet_pton(AF_INET, ip, &sa.sin_addr);
