@@ -113,6 +113,15 @@ static void accept_one(struct broker *b, int fd)
 		broker_conn_free(c);
 }
 
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct broker *b = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(b->lev, NULL);
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct broker *b = arg;
@@ -123,8 +132,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	for (int i = 0; i < 16; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_refusal("out of file descriptors", (uid_t)-1, (gid_t)-1);
+			struct timeval tv = { 0, BROKER_EMFILE_PAUSE_MS * 1000 };
+
+			if (errno != EMFILE && errno != ENFILE)
+				return;
+			/* The connection stays queued and lfd readable: pause
+			 * accepting instead of spinning on it. */
+			log_refusal("out of file descriptors; pausing accept", (uid_t)-1,
+				    (gid_t)-1);
+			event_del(b->lev);
+			evtimer_add(b->lretry, &tv);
 			return;
 		}
 		accept_one(b, fd);
@@ -225,7 +242,8 @@ int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **ou
 		goto err_unlink;
 	}
 	b->lev = event_new(b->base, b->lfd, EV_READ | EV_PERSIST, on_accept, b);
-	if (!b->lev || event_add(b->lev, NULL)) {
+	b->lretry = evtimer_new(b->base, on_retry, b);
+	if (!b->lev || !b->lretry || event_add(b->lev, NULL)) {
 		rc = -ENOMEM;
 		goto err_unlink;
 	}
@@ -235,6 +253,8 @@ int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **ou
 	*out = b;
 	return 0;
 err_unlink:
+	if (b->lretry)
+		event_free(b->lretry);
 	if (b->lev)
 		event_free(b->lev);
 	unlink(path);
@@ -251,6 +271,7 @@ void broker_free(struct broker *b)
 		return;
 	while (b->conns)
 		broker_conn_free(b->conns);
+	event_free(b->lretry);
 	event_free(b->lev);
 	close(b->lfd);
 	unlink(b->path);

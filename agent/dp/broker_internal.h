@@ -38,6 +38,8 @@
 #define BROKER_PUMP_BUF			(64 << 10)
 /* After the peer's FIN, how often to look whether the app is done too. */
 #define BROKER_HUP_POLL_MS		500
+/* Out of fds: stop accepting this long (the queue stays readable: no spin). */
+#define BROKER_EMFILE_PAUSE_MS		200
 
 enum bst { B_REQUEST, B_CONNECT, B_HANDSHAKE, B_SEND_HDR, B_WAIT_REPLY, B_LIVE };
 
@@ -75,7 +77,7 @@ struct broker {
 	struct daemon *d;
 	struct event_base *base;
 	int lfd;
-	struct event *lev;
+	struct event *lev, *lretry;	/* lretry: re-arm lev after EMFILE */
 	char path[108];
 	struct broker_allow allow[BROKER_MAX_ALLOW];
 	size_t n_allow;

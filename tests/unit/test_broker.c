@@ -98,6 +98,7 @@ Test(broker, allowlist)
  */
 #include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <pthread.h>
@@ -261,6 +262,15 @@ static int bt_request(uint32_t node, uint32_t db, const char *name)
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
 	cr_assert_eq(send(fd, buf, (size_t)n, 0), n);
 	return fd;
+}
+
+/* Send a request on an already connected socket. */
+static int bt_request_on(int fd, uint32_t node, uint32_t db, const char *name)
+{
+	uint8_t buf[BROKER_REQ_MAX];
+	int n = enc(BROKER_OP_CONNECT, node, db, name, buf);
+
+	return n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -EIO;
 }
 
 struct bt_reply { int err, mode, fd; };
@@ -799,5 +809,42 @@ Test(broker_live, software_record_limit)
 	bt_ine_read_end(fd, &end);
 	cr_expect_eq(end, -ECONNRESET, "after the limit: %zd", end);
 	ine_close(fd);
+	bt_teardown();
+}
+
+/* Out of fds, the broker must pause accepting, not spin on a readable
+ * listening socket; afterwards it serves again. */
+Test(broker_live, emfile_does_not_spin)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct rlimit rl, low;
+	struct bt_reply r;
+	int fds[4096], n = 0, c, fd;
+	double c0, c1;
+
+	bt_setup("", true);
+	memcpy(sa.sun_path, B.sock, strlen(B.sock) + 1);
+	c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	cr_assert(c >= 0);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 256;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 4096 && (fd = dup(0)) >= 0)
+		fds[n++] = fd;
+	cr_assert_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	c0 = cpu_s(B.loop_clk);
+	usleep(1000 * 1000);
+	c1 = cpu_s(B.loop_clk);
+	while (n)
+		close(fds[--n]);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	cr_log_info("agent loop out of fds: %.3f s CPU in 1 s", c1 - c0);
+	cr_expect_lt(c1 - c0, 0.05, "agent loop used %.3f s CPU in 1 s out of fds: accept spins",
+		     c1 - c0);
+	cr_assert_eq(bt_request_on(c, 2, 99, "t1"), 0);
+	cr_assert_eq(bt_reply(c, 3000, &r), 0, "not served after fds came back");
+	cr_expect_eq(r.err, -ENOENT);
+	close(c);
 	bt_teardown();
 }
