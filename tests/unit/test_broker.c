@@ -324,6 +324,20 @@ static int bt_drain(int lfd, int *keep, int *nkeep, int max)
 
 #define BT_N 100
 
+/* How many of fds have their reply waiting (not reading it). */
+static int bt_answered(const int *fds, int n)
+{
+	struct pollfd p[BT_N];
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	if (poll(p, (nfds_t)n, 0) > 0)
+		for (int i = 0; i < n; i++)
+			k += !!(p[i].revents & POLLIN);
+	return k;
+}
+
 /*
  * Issue 20: a config change freed the broker's TLS context under
  * connections still in B_CONNECT (tls_conn_new(NULL): ined crashed), and
@@ -337,6 +351,7 @@ Test(broker_live, toggle_during_many_connects)
 	char ip[32];
 	uint16_t port;
 	int tls_l, plain_l, keep[2 * BT_N], nkeep = 0, fds[BT_N], i, errs = 0;
+	int pkeep[BT_N], npkeep = 0, nplain = 0;
 	long long t0;
 	struct bt_reply r;
 
@@ -351,8 +366,10 @@ Test(broker_live, toggle_during_many_connects)
 	while (bt_drain(tls_l, keep, &nkeep, BT_N) < BT_N / 2 && now_ms() - t0 < 5000)
 		usleep(200);
 	bt_set_enc(false);	/* halfway: some are in B_CONNECT now */
-	while (bt_drain(tls_l, keep, &nkeep, 2 * BT_N) + bt_drain(plain_l, keep, &nkeep,
-	       2 * BT_N) < BT_N && now_ms() - t0 < 5000)
+	/* Until every request is either answered (the ones set up before the
+	 * toggle fail at it) or connected to the plaintext peer (the rest). */
+	while ((bt_drain(tls_l, keep, &nkeep, 2 * BT_N), nplain = bt_drain(plain_l, pkeep,
+	       &npkeep, BT_N)) + bt_answered(fds, BT_N) < BT_N && now_ms() - t0 < 20000)
 		usleep(1000);
 	bt_set_enc(true);
 	for (i = 0; i < BT_N; i++) {
@@ -369,8 +386,11 @@ Test(broker_live, toggle_during_many_connects)
 	cr_assert_eq(bt_reply(i, 2000, &r), 0, "the agent stopped answering");
 	cr_expect_eq(r.err, -ENOENT);
 	close(i);
+	cr_log_info("%d set up over TLS, %d over plaintext when toggled", nkeep, nplain);
 	for (i = 0; i < nkeep; i++)
 		close(keep[i]);
+	for (i = 0; i < npkeep; i++)
+		close(pkeep[i]);
 	close(tls_l);
 	close(plain_l);
 	bt_teardown();
