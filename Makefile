@@ -68,10 +68,10 @@ tests/%: CPPFLAGS += -Itests/lib
 $(TESTLIB): $(TESTLIB_SRC:.c=.o)
 	$(AR) rcs $@ $^
 
-tests/unit/unit-tests: $(UNIT_SRC:.c=.o) $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
+tests/unit/unit-tests: $(UNIT_SRC:.c=.o) $(TESTLIB) agent/libine-agent.a lib/libine.a $(INENL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-tests/vm/%: tests/vm/%.c $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
+tests/vm/%: tests/vm/%.c $(TESTLIB) agent/libine-agent.a lib/libine.a $(INENL_LIB)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests/vm/bins: $(VMT_BIN)

@@ -7,10 +7,16 @@
  * session with ine.ko, sends the route header (route.h) and passes the
  * connected socket back with SCM_RIGHTS.  Keys never leave the agent.
  *
- * Who may ask: root always; other callers only when their SO_PEERCRED uid
- * or gid is on the allowlist given to broker_new (ined reads it from the
- * INE_BROKER_ALLOW environment variable, e.g. "uid:1000,gid:ine"; see
- * docs/libine.md).  Everybody else gets -EACCES.
+ * Who may ask: the socket is mode 0660, group INE_BROKER_GROUP (default:
+ * the group "ine" if it exists; without a group 0600, root only), so only
+ * root and that group can connect at all.  Of those, root always may;
+ * other callers only when their SO_PEERCRED uid or gid is on the allowlist
+ * given to broker_new (ined reads it from INE_BROKER_ALLOW, e.g.
+ * "uid:1000,gid:ine"; see docs/libine.md).  The allowlist is checked at
+ * accept: everybody else gets -EACCES at once.  A caller has
+ * BROKER_REQUEST_TIMEOUT_S to send its request, and at most
+ * BROKER_MAX_PENDING callers wait to send one (more get -EBUSY).
+ * broker_new refuses (-EADDRINUSE) a path another live ined answers on.
  *
  * Wire format (one datagram each way), integers big endian:
  *
@@ -28,10 +34,15 @@
  * agent keeps its own reference (a dup of the same socket) so that the
  * ine.ko registration lives as long as the connection, and so that a
  * change of the db's data_internode_encryption can shutdown(SHUT_RDWR)
- * it under the application.  The agent drops its reference when the
- * socket reports RDHUP (peer closed, or the app shut it down: ine_close).
- * Without kernel TLS the app gets one end of a socketpair that the agent
- * pumps through OpenSSL (mode software); never plaintext for an
+ * it under the application.  The agent drops its reference when both
+ * directions are done (the peer's FIN and the app's ine_shutdown or
+ * ine_close; a half-close alone is not the end).  A connection still being
+ * set up when its db's policy changes fails with -ECONNABORTED: nothing
+ * goes live in a mode the live policy does not say.
+ * Without kernel TLS the app gets one end of a loopback TCP connection
+ * that the agent pumps through OpenSSL (mode software; broker_pump.c):
+ * the peer's close_notify arrives as a FIN, anything else (truncation, TLS
+ * error, key limit, policy teardown) as a reset.  Never plaintext for an
  * encrypted db.
  */
 #ifndef INE_BROKER_H
@@ -51,6 +62,9 @@
 #define BROKER_REPLY_FIXED	11
 #define BROKER_REPLY_MAX	(BROKER_REPLY_FIXED + 255)
 #define BROKER_MAX_ALLOW	32
+/* Software pump: TLS records sent under one key before the session ends
+ * (90 % of AES-GCM's 2^24.5, as ine.ko's threshold; keylimit.h). */
+#define BROKER_RECORD_LIMIT	21345000ULL
 
 enum broker_op { BROKER_OP_CONNECT = 1, BROKER_OP_LISTEN = 2 };
 /* Same numbers as enum ine_mode in <ine/ine.h>. */
@@ -97,10 +111,13 @@ struct broker_opts {
 	SSL_CTX *(*ctx_new)(void *arg);		/* this node's DP client context */
 	void *ctx_arg;
 	uint16_t dp_port;			/* peers' port when their address has none; 0: 3342 */
+	uint16_t plain_port;			/* peers' plaintext data plane; 0: 3343 */
+	gid_t sock_gid;				/* socket's group (0660); 0 or -1: none (0600) */
+	uint64_t record_limit;			/* 0: BROKER_RECORD_LIMIT */
 };
 
-/* Listen on opts->path (mode 0666: the allowlist decides) and follow the
- * daemon's configuration.  -errno on failure (logged). */
+/* Listen on opts->path and follow the daemon's configuration.  -errno on
+ * failure (-EADDRINUSE: another ined serves that path). */
 int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **out);
 void broker_free(struct broker *b);
 

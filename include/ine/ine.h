@@ -19,15 +19,35 @@
  *
  * Modes (ine_info.mode): OFFLOADED - the fd is the kernel-TLS socket
  * itself; SOFTWARE - the kernel has no TLS: the fd is one end of a local
- * socketpair that the agent carries over OpenSSL; PLAINTEXT - the db has
- * data_internode_encryption off (the only case without TLS).
+ * (loopback TCP) connection that the agent carries over OpenSSL;
+ * PLAINTEXT - the db has data_internode_encryption off (the only case
+ * without TLS).
+ *
+ * The end of a stream: read with ine_read()/ine_recv() and the mode does
+ * not matter: 0 is a clean end (the peer's TLS close_notify; plaintext: its
+ * FIN), and a cut stream is an error, never 0:
+ *   -ECONNRESET  ended without close_notify (truncation, a reset, the key
+ *                limit, or the agent closing it on a policy change)
+ *   -EBADMSG     a TLS record failed authentication or was malformed
+ *   -EPROTO      the peer sent a fatal TLS alert
+ * A bare read() means the same in software and plaintext mode, but not on
+ * an offloaded socket (there the kernel returns 0 on a bare FIN and EIO
+ * on the close_notify).  Write with ine_write() (send with MSG_NOSIGNAL:
+ * a closed stream is -EPIPE, never SIGPIPE); write(), sendfile() and
+ * splice() work too but raise SIGPIPE unless the app ignores it.
  *
  * The agent keeps a reference to every socket it brokered: when the
- * database's encryption setting changes it shuts the socket down (reads
- * return 0, writes EPIPE) and the application reconnects in the new mode.
- * Close brokered sockets with ine_close() (shutdown + close): a bare
- * close() leaves the connection up until the peer closes it, because the
- * agent still holds its reference.
+ * database's encryption setting changes it ends the socket under the app
+ * (ine_read: -ECONNRESET; writes -EPIPE) and the application reconnects in
+ * the new mode; a connect in progress at that moment fails with
+ * -ECONNABORTED.  Close brokered sockets with ine_close() (shutdown +
+ * close): a bare close() leaves the connection up until the peer closes
+ * it, because the agent still holds its reference.
+ *
+ * Key limit: after ~2^24.3 TLS records under one key (90 % of AES-GCM's
+ * limit) the session ends (no transparent reconnect): what the agent
+ * already took from the app is sent, then close_notify to the peer, and the
+ * app's reads and writes fail with -ECONNRESET: it reconnects.
  *
  * Errors are negative errno values; ine_strerror() names them, and
  * ine_last_error() gives the agent's own sentence for the calling
@@ -40,6 +60,8 @@
  *   -ECONNREFUSED the peer's target refused, or the TLS handshake failed
  *   -ENOTCONN     no agent broker socket (is ined running?)
  *   -ETIMEDOUT    no answer within the timeout
+ *   -ECONNABORTED the db's encryption setting changed during the connect
+ *   -EBUSY        the agent holds too many connections that sent nothing yet
  *
  * The broker socket is INE_BROKER_SOCKET from the environment, else
  * /run/ine/broker.sock.  All functions are thread-safe and blocking.
@@ -48,6 +70,7 @@
 #define INE_INE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +118,19 @@ int ine_shutdown(int fd);
 
 /* ine_shutdown, then shut down and close a socket from ine_connect/ine_accept. 0 or -errno. */
 int ine_close(int fd);
+
+/*
+ * Read from a socket from ine_connect/ine_accept: bytes (> 0), 0 at the
+ * clean end (close_notify; plaintext: FIN; 0 again on every later call),
+ * or -ECONNRESET (cut: no close_notify), -EBADMSG (TLS record error),
+ * -EPROTO (TLS alert), -EAGAIN, other -errno.  Same in every mode.
+ * ine_recv takes recv(2)'s flags (MSG_DONTWAIT, MSG_PEEK, ...).
+ */
+ssize_t ine_read(int fd, void *buf, size_t len);
+ssize_t ine_recv(int fd, void *buf, size_t len, int flags);
+/* Write without SIGPIPE: bytes written (may be short), or -errno (-EPIPE
+ * after the stream ended). */
+ssize_t ine_write(int fd, const void *buf, size_t len);
 
 /* "ine: ..." text for a negative errno from this library (never NULL). */
 const char *ine_strerror(int err);

@@ -16,6 +16,7 @@
 
 #include <ine/ine.h>
 #include "dp/broker.h"	/* wire format constants shared with the agent */
+#include "libine/libine_internal.h"
 
 #define INE_TIMEOUT_S	20
 
@@ -60,8 +61,11 @@ const char *ine_strerror(int err)
 	case ETIMEDOUT: return "ine: the agent did not answer in time";
 	case EINVAL: return "ine: invalid argument (target names are 1-64 of [A-Za-z0-9._:-])";
 	case EBADMSG: return "ine: malformed message between libine and the agent";
-	case EPROTO: return "ine: the peer refused the connection's encryption mode";
 	case ENOKEY: return "ine: this node has no data-plane certificate (not a cluster member?)";
+	case ECONNABORTED: return "ine: the database's encryption setting changed while connecting; connect again";
+	case ECONNRESET: return "ine: the stream was cut (no TLS close_notify: truncation, reset, key limit or a policy change); reconnect";
+	case EPROTO: return "ine: the peer refused the connection's encryption mode, or sent a TLS alert";
+	case EBUSY: return "ine: the agent is busy; try again";
 	default: return "ine: system error (see errno)";
 	}
 }
@@ -137,7 +141,10 @@ static int transact(uint8_t op, uint32_t node, uint32_t db, const char *name,
 	fd = broker_open();
 	if (fd < 0)
 		return fd;
-	if (send(fd, req, BROKER_REQ_FIXED + nl, MSG_NOSIGNAL) < 0) {
+	/* A caller the agent refuses at accept finds the refusal queued and
+	 * the socket closed: the send fails (EPIPE), the reply is still there. */
+	if (send(fd, req, BROKER_REQ_FIXED + nl, MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+	    errno != ECONNRESET) {
 		err = set_err(-errno, "sending to the ine agent: %s", strerror(errno));
 		goto out;
 	}
@@ -149,6 +156,10 @@ static int transact(uint8_t op, uint32_t node, uint32_t db, const char *name,
 		if (ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS &&
 		    ch->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&got, CMSG_DATA(ch), sizeof(int));
+	if (n == 0) {
+		err = set_err(-ECONNRESET, "the ine agent closed without answering");
+		goto out;
+	}
 	if (n < 0) {
 		err = errno == EAGAIN ? set_err(-ETIMEDOUT, "the ine agent did not answer")
 				      : set_err(-errno, "reading from the ine agent: %s",
@@ -176,6 +187,7 @@ static int transact(uint8_t op, uint32_t node, uint32_t db, const char *name,
 		err = got;
 		got = -1;
 		last_err[0] = '\0';
+		ine_fdstate_reset(err);
 	}
 out:
 	if (got >= 0)
@@ -207,7 +219,10 @@ int ine_accept(int listener)
 	do
 		fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	ine_fdstate_reset(fd);
+	return fd;
 }
 
 /* On a kernel-TLS socket end the stream with a TLS close_notify first:
@@ -239,6 +254,7 @@ int ine_shutdown(int fd)
 
 int ine_close(int fd)
 {
+	ine_fdstate_reset(fd);
 	ine_shutdown(fd);
 	shutdown(fd, SHUT_RDWR);
 	return close(fd) ? -errno : 0;

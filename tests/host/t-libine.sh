@@ -18,7 +18,7 @@ for b in ined tools/ine-send tools/ine-recv; do
 	[ -x "$TOP/$b" ] || fail "build $b first"
 done
 start() {
-	NODE_ENV="INE_BROKER_SOCKET=$T/b$1.sock INE_BROKER_ALLOW=uid:$(id -u daemon)" node_start $1
+	NODE_ENV="INE_BROKER_SOCKET=$T/b$1.sock INE_BROKER_ALLOW=uid:$(id -u daemon) INE_BROKER_GROUP=daemon" node_start $1
 	wait_for 5 test -S "$T/b$1.sock" || fail "node $1 did not start"
 }
 
@@ -68,8 +68,14 @@ expect_err() {	# TEXT CMD...: must fail, stderr naming TEXT
 	grep -q -- "$text" "$T/err" || fail "$*: error lacks '$text': $(cat "$T/err")"
 	note "refused: $(cat "$T/err")"
 }
+# The socket: 0660, group INE_BROKER_GROUP; strangers cannot even connect.
+[ "$(stat -c '%a %G' "$T/b1.sock")" = "660 daemon" ] ||
+	fail "broker socket is $(stat -c '%a %G' "$T/b1.sock"), not 660 daemon"
 expect_err "not allowed" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	$N1 "$TOP/tools/ine-send" 2 "$DB" snap "$T/in"
+# In the group but not on the allowlist: refused at accept, with the reason.
+expect_err "not allowed to use the ine broker" setpriv --reuid=nobody --regid=daemon \
+	--clear-groups $N1 "$TOP/tools/ine-send" 2 "$DB" snap "$T/in"
 expect_err "node 9 is not a peer node" $N1 "$TOP/tools/ine-send" 9 "$DB" snap "$T/in"
 expect_err "db 99 is not configured" $N1 "$TOP/tools/ine-send" 2 99 snap "$T/in"
 expect_err "not allowed for db" $N1 "$TOP/tools/ine-send" 2 "$DB" nosuch "$T/in"

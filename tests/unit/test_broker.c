@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The broker's request parser (local input) and its allowlist. */
+/* The broker's request parser (local input) and its allowlist; the broker
+ * live is test_broker_live.c. */
 #include <errno.h>
 #include <string.h>
 #include <criterion/criterion.h>

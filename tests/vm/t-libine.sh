@@ -118,5 +118,26 @@ api_ok 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
 wait $SPID && fail "ine-send survived the toggle: $(cat "$T/send.out")"
 wait $RPID
 note "ok: toggling db 1's encryption closed the brokered connection: $(cat "$T/send.out")"
+# How a stream ends, read with ine_read on the kernel-TLS socket (issue 20):
+# a bare read() returns EIO on the close_notify and 0 on a bare FIN.
+[ -x "$TOP/tests/vm/libine_read" ] || fail "tests/vm/libine_read not built"
+lread() { ip netns exec node1 env INE_BROKER_SOCKET="$T/b1.sock" "$TOP/tests/vm/libine_read" "$@"; }
+api_ok 1 PUT /v1/bdbs/1 '{"data_internode_encryption": true}'
+sleep 1
+recv_bg "$T/outr"
+lread 2 1 snap shut >"$T/lread.out" 2>&1 || fail "libine_read: $(cat "$T/lread.out")"
+wait $RPID
+grep -q "mode offloaded" "$T/lread.out" || fail "libine_read not offloaded: $(cat "$T/lread.out")"
+grep -q "^end 0$" "$T/lread.out" || fail "clean end (close_notify) not 0: $(cat "$T/lread.out")"
+note "ok: ine_read on kernel TLS: the peer's close_notify reads as a clean end (0)"
+recv_bg "$T/outr2"
+lread 2 1 snap wait >"$T/lread.out" 2>&1 &
+LPID=$!
+sleep 1
+api_ok 1 PUT /v1/bdbs/1 '{"data_internode_encryption": false}'
+wait $LPID || fail "libine_read: $(cat "$T/lread.out")"
+kill $RPID 2>/dev/null; wait $RPID 2>/dev/null
+grep -q "^end -104$" "$T/lread.out" || fail "toggle teardown not -ECONNRESET: $(cat "$T/lread.out")"
+note "ok: ine_read on kernel TLS: the policy teardown reads as a cut (-ECONNRESET), not a clean end"
 kill "$(cat "$T/n1.pid")" "$(cat "$T/n2.pid")"
 echo "PASS t-libine (vm)"
