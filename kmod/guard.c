@@ -30,7 +30,7 @@
 #include <net/inet_sock.h>
 #include "netns.h"
 #include "guard.h"
-#include "netlink.h"
+#include "event.h"
 
 static bool port_guarded(const struct ine_guard *g, u16 port)
 {
@@ -146,6 +146,7 @@ static void event_work(struct work_struct *work)
 	struct ine_guard *g = container_of(to_delayed_work(work),
 					   struct ine_guard, event_work);
 	struct ine_net *in = container_of(g, struct ine_net, guard);
+	struct ine_guard_counts c;
 	struct ine_tuple t;
 
 	spin_lock_bh(&g->last_lock);
@@ -153,7 +154,16 @@ static void event_work(struct work_struct *work)
 	spin_unlock_bh(&g->last_lock);
 	WRITE_ONCE(g->last_event, jiffies);
 	clear_bit(0, &g->event_pending);
-	ine_notify_guard(in, &t);
+	ine_guard_read_counts(g, &c);
+	ine_event_guard_drop(in, READ_ONCE(g->mode), &c, &t);
+}
+
+void ine_guard_read_counts(struct ine_guard *g, struct ine_guard_counts *c)
+{
+	c->passed = atomic64_read(&g->passed);
+	c->unregistered = atomic64_read(&g->unregistered);
+	c->dropped = atomic64_read(&g->dropped);
+	c->dropped_bytes = atomic64_read(&g->dropped_bytes);
 }
 
 int ine_guard_set(struct ine_net *in, int mode, const u16 *ports,

@@ -28,7 +28,13 @@ struct ine_guard {
 	struct delayed_work event_work;
 };
 
+struct ine_guard_counts {
+	u64 passed, unregistered, dropped, dropped_bytes;
+};
+
 struct ine_net;
+
+void ine_guard_read_counts(struct ine_guard *g, struct ine_guard_counts *c);
 
 /* The `guard` module parameter as an enum ine_guard_mode, -EINVAL if bad. */
 int ine_guard_param_mode(void);

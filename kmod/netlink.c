@@ -16,6 +16,8 @@
 #include "session.h"
 #include "guard.h"
 #include "netlink.h"
+#include "attrs.h"
+#include "event.h"
 #include "version.h"
 
 static struct genl_family ine_family;
@@ -81,206 +83,6 @@ static int check_session_ranges(struct genl_info *info, struct nlattr **tb)
 		     INE_STATE_MAX, "unknown session state"))
 		return -EINVAL;
 	return 0;
-}
-
-/* ---- replies and events ------------------------------------------------ */
-
-static int put_tuple(struct sk_buff *skb, const struct ine_tuple *t)
-{
-	int alen = t->family == AF_INET6 ? 16 : 4;
-
-	return nla_put_u16(skb, INE_SESSION_A_FAMILY, t->family) ||
-	       nla_put(skb, INE_SESSION_A_SADDR, alen, t->saddr) ||
-	       nla_put(skb, INE_SESSION_A_DADDR, alen, t->daddr) ||
-	       nla_put_u16(skb, INE_SESSION_A_SPORT, t->sport) ||
-	       nla_put_u16(skb, INE_SESSION_A_DPORT, t->dport) ? -EMSGSIZE : 0;
-}
-
-static int put_live(struct sk_buff *skb, const struct ine_live *l, bool warn)
-{
-	if (put_tuple(skb, &l->t) ||
-	    nla_put_u8(skb, INE_SESSION_A_TCP_STATE, l->tcp_state) ||
-	    nla_put_u64_64bit(skb, INE_SESSION_A_BYTES_SENT, l->bytes_sent,
-			      INE_SESSION_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_SESSION_A_BYTES_RECEIVED,
-			      l->bytes_received, INE_SESSION_A_UNSPEC) ||
-	    nla_put_u8(skb, INE_SESSION_A_TX_CONF, l->tx_conf) ||
-	    nla_put_u8(skb, INE_SESSION_A_RX_CONF, l->rx_conf) ||
-	    (l->version &&
-	     nla_put_u16(skb, INE_SESSION_A_TLS_VERSION, l->version)) ||
-	    (l->cipher && nla_put_u16(skb, INE_SESSION_A_CIPHER, l->cipher)) ||
-	    (l->has_tx_seq &&
-	     nla_put_u64_64bit(skb, INE_SESSION_A_TX_REC_SEQ, l->tx_seq,
-			       INE_SESSION_A_UNSPEC)) ||
-	    (l->has_rx_seq &&
-	     nla_put_u64_64bit(skb, INE_SESSION_A_RX_REC_SEQ, l->rx_seq,
-			       INE_SESSION_A_UNSPEC)) ||
-	    (warn && nla_put_flag(skb, INE_SESSION_A_KEY_WARN)))
-		return -EMSGSIZE;
-	return 0;
-}
-
-/* One INE_A_SESSION nest: the registered fields, the live ones if l. */
-static int put_session(struct sk_buff *skb, const struct ine_session *s,
-		       const struct ine_live *l, bool warn, u8 reason)
-{
-	struct nlattr *nest = nla_nest_start(skb, INE_A_SESSION);
-	u64 age_ms = div_u64(ktime_get_boottime_ns() - s->added_ns,
-			     NSEC_PER_MSEC);
-
-	if (!nest)
-		return -EMSGSIZE;
-	if (nla_put_u32(skb, INE_SESSION_A_ID, s->id) ||
-	    nla_put_u8(skb, INE_SESSION_A_PLANE, s->plane) ||
-	    nla_put_u8(skb, INE_SESSION_A_STATE, s->state) ||
-	    nla_put_u32(skb, INE_SESSION_A_DB_ID, s->db_id) ||
-	    nla_put_u32(skb, INE_SESSION_A_PEER_NODE_ID, s->peer_node_id) ||
-	    (s->peer_name[0] &&
-	     nla_put_string(skb, INE_SESSION_A_PEER_NAME, s->peer_name)) ||
-	    (s->cert_serial[0] &&
-	     nla_put_string(skb, INE_SESSION_A_CERT_SERIAL, s->cert_serial)) ||
-	    (s->cert_expiry &&
-	     nla_put_u64_64bit(skb, INE_SESSION_A_CERT_EXPIRY, s->cert_expiry,
-			       INE_SESSION_A_UNSPEC)) ||
-	    nla_put_u64_64bit(skb, INE_SESSION_A_AGE_MS, age_ms,
-			      INE_SESSION_A_UNSPEC) ||
-	    (l && put_live(skb, l, warn)) ||
-	    (reason && nla_put_u8(skb, INE_SESSION_A_DOWN_REASON, reason)))
-		goto err;
-	nla_nest_end(skb, nest);
-	return 0;
-err:
-	nla_nest_cancel(skb, nest);
-	return -EMSGSIZE;
-}
-
-static void multicast(struct ine_net *in, struct sk_buff *msg)
-{
-	genlmsg_multicast_netns(&ine_family, in->net, msg, 0, 0, GFP_KERNEL);
-}
-
-void ine_notify_session(struct ine_net *in, struct ine_session *s, u8 cmd,
-			u8 reason)
-{
-	struct ine_live l, *lp = NULL;
-	struct sk_buff *msg;
-	void *hdr;
-
-	if (!genl_has_listeners(&ine_family, in->net, 0))
-		return;
-	if (cmd != INE_CMD_EVENT_SESSION_DOWN && !ine_session_read_live(s, &l))
-		lp = &l;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, cmd);
-	if (!hdr || put_session(msg, s, lp, false, reason)) {
-		nlmsg_free(msg);
-		return;
-	}
-	genlmsg_end(msg, hdr);
-	multicast(in, msg);
-}
-
-void ine_notify_key_usage(struct ine_net *in, struct ine_session *s,
-			  u64 tx_seq, u64 rx_seq)
-{
-	struct sk_buff *msg;
-	struct nlattr *nest;
-	void *hdr;
-
-	pr_debug("session %u: %llu/%llu records under one key\n", s->id,
-		 tx_seq, rx_seq);
-	if (!genl_has_listeners(&ine_family, in->net, 0))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, INE_CMD_EVENT_KEY_USAGE);
-	if (!hdr)
-		goto err;
-	nest = nla_nest_start(msg, INE_A_SESSION);
-	if (!nest ||
-	    nla_put_u32(msg, INE_SESSION_A_ID, s->id) ||
-	    nla_put_u8(msg, INE_SESSION_A_PLANE, s->plane) ||
-	    nla_put_u32(msg, INE_SESSION_A_DB_ID, s->db_id) ||
-	    nla_put_u32(msg, INE_SESSION_A_PEER_NODE_ID, s->peer_node_id) ||
-	    nla_put_u64_64bit(msg, INE_SESSION_A_TX_REC_SEQ, tx_seq,
-			      INE_SESSION_A_UNSPEC) ||
-	    nla_put_u64_64bit(msg, INE_SESSION_A_RX_REC_SEQ, rx_seq,
-			      INE_SESSION_A_UNSPEC))
-		goto err;
-	nla_nest_end(msg, nest);
-	if (nla_put_u64_64bit(msg, INE_A_KEY_WARN_RECORDS, in->key_warn_records,
-			      INE_A_UNSPEC))
-		goto err;
-	genlmsg_end(msg, hdr);
-	multicast(in, msg);
-	return;
-err:
-	nlmsg_free(msg);
-}
-
-static int put_guard(struct sk_buff *skb, struct ine_guard *g, bool config)
-{
-	struct nlattr *nest = nla_nest_start(skb, INE_A_GUARD), *pn;
-	const struct ine_guard_ports *p;
-	unsigned int i;
-
-	if (!nest ||
-	    nla_put_u8(skb, INE_GUARD_A_MODE, READ_ONCE(g->mode)) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_PASSED,
-			      atomic64_read(&g->passed), INE_GUARD_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_UNREGISTERED,
-			      atomic64_read(&g->unregistered),
-			      INE_GUARD_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_DROPPED,
-			      atomic64_read(&g->dropped), INE_GUARD_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_DROPPED_BYTES,
-			      atomic64_read(&g->dropped_bytes),
-			      INE_GUARD_A_UNSPEC))
-		return -EMSGSIZE;
-	if (config) {
-		pn = nla_nest_start(skb, INE_GUARD_A_PORTS);
-		if (!pn)
-			return -EMSGSIZE;
-		rcu_read_lock();
-		p = rcu_dereference(g->ports);
-		for (i = 0; p && i < p->n; i++)
-			if (nla_put_u16(skb, INE_PORT_A_PORT, p->port[i]))
-				break;
-		rcu_read_unlock();
-		if (p && i < p->n)
-			return -EMSGSIZE;
-		nla_nest_end(skb, pn);
-	}
-	nla_nest_end(skb, nest);
-	return 0;
-}
-
-void ine_notify_guard(struct ine_net *in, const struct ine_tuple *t)
-{
-	struct sk_buff *msg;
-	struct nlattr *nest;
-	void *hdr;
-
-	if (!genl_has_listeners(&ine_family, in->net, 0))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, INE_CMD_EVENT_GUARD_DROP);
-	if (!hdr || put_guard(msg, &in->guard, false))
-		goto err;
-	nest = nla_nest_start(msg, INE_A_SESSION);
-	if (!nest || put_tuple(msg, t))
-		goto err;
-	nla_nest_end(msg, nest);
-	genlmsg_end(msg, hdr);
-	multicast(in, msg);
-	return;
-err:
-	nlmsg_free(msg);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -497,7 +299,7 @@ static int session_set_doit(struct sk_buff *skb, struct genl_info *info)
 	apply_fields(s, tb);
 	ine_session_changed(in);
 	if (s->state != old_state)
-		ine_notify_session(in, s, INE_CMD_EVENT_SESSION_STATE, 0);
+		ine_session_announce(in, s, INE_CMD_EVENT_SESSION_STATE, 0);
 out:
 	mutex_unlock(&in->lock);
 	return ret;
@@ -550,7 +352,7 @@ static int session_get_doit(struct sk_buff *skb, struct genl_info *info)
 	ret = -EMSGSIZE;
 	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_GET);
 	if (!hdr || nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
-	    put_session(reply, s, &l, warn, 0))
+	    ine_put_session(reply, s, &l, warn, 0))
 		goto err;
 	mutex_unlock(&in->lock);
 	genlmsg_end(reply, hdr);
@@ -597,7 +399,7 @@ static int session_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			break;
 		genl_dump_check_consistent(cb, hdr);
 		if (nla_put_u32(skb, INE_A_GENERATION, in->generation) ||
-		    put_session(skb, s, &l, warn, 0)) {
+		    ine_put_session(skb, s, &l, warn, 0)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
@@ -667,6 +469,19 @@ static int put_totals(struct sk_buff *skb, const struct totals *t,
 	return 0;
 }
 
+static int put_guard_config(struct sk_buff *skb, struct ine_guard *g)
+{
+	struct ine_guard_counts c;
+	int ret;
+
+	ine_guard_read_counts(g, &c);
+	rcu_read_lock();
+	ret = ine_put_guard(skb, READ_ONCE(g->mode), &c,
+			    rcu_dereference(g->ports));
+	rcu_read_unlock();
+	return ret;
+}
+
 static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ine_net *in = ine_net(genl_info_net(info));
@@ -687,7 +502,7 @@ static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u64_64bit(reply, INE_A_KEY_WARN_RECORDS,
 			      in->key_warn_records, INE_A_UNSPEC) ||
 	    put_totals(reply, &t, in) ||
-	    put_guard(reply, &in->guard, true)) {
+	    put_guard_config(reply, &in->guard)) {
 		mutex_unlock(&in->lock);
 		nlmsg_free(reply);
 		return -EMSGSIZE;
@@ -810,10 +625,15 @@ static struct genl_family ine_family __ro_after_init = {
 
 int __init ine_genl_init(void)
 {
-	return genl_register_family(&ine_family);
+	int ret = genl_register_family(&ine_family);
+
+	if (!ret)
+		ine_event_start(&ine_family);
+	return ret;
 }
 
 void __exit ine_genl_uninit(void)
 {
+	ine_event_stop();	/* no multicast after the family is gone */
 	genl_unregister_family(&ine_family);
 }

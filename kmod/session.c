@@ -35,7 +35,7 @@
 #include <asm/unaligned.h>
 #include "netns.h"
 #include "session.h"
-#include "netlink.h"
+#include "event.h"
 
 #define INE_REAP_INTERVAL	HZ
 #define INE_KEY_CHECK_EVERY	5	/* reaper runs */
@@ -126,7 +126,7 @@ int ine_session_insert(struct ine_net *in, struct ine_session *s)
 	in->added++;
 	generation_bump(in);
 	reaper_kick(in);
-	ine_notify_session(in, s, INE_CMD_EVENT_SESSION_UP, 0);
+	ine_session_announce(in, s, INE_CMD_EVENT_SESSION_UP, 0);
 	return 0;
 }
 
@@ -146,7 +146,7 @@ void ine_session_remove(struct ine_net *in, struct ine_session *s, u8 reason)
 	in->count--;
 	in->removed++;
 	generation_bump(in);
-	ine_notify_session(in, s, INE_CMD_EVENT_SESSION_DOWN, reason);
+	ine_event_session(in, s, NULL, INE_CMD_EVENT_SESSION_DOWN, reason);
 	if (reason == INE_DOWN_CLOSED && READ_ONCE(s->sk->sk_state) != TCP_CLOSE)
 		list_add_tail(&s->closing, &in->closing);
 	else
@@ -267,6 +267,16 @@ int ine_session_read_live(struct ine_session *s, struct ine_live *l)
 	return 0;
 }
 
+/* An UP or STATE event with the live fields, if anyone listens. */
+void ine_session_announce(struct ine_net *in, struct ine_session *s, u8 cmd,
+			  u8 reason)
+{
+	struct ine_live l;
+
+	if (ine_event_listening(in) && !ine_session_read_live(s, &l))
+		ine_event_session(in, s, &l, cmd, reason);
+}
+
 int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack)
 {
 	const struct tls_context *ctx;
@@ -299,7 +309,7 @@ bool ine_session_key_check(struct ine_net *in, struct ine_session *s,
 	lockdep_assert_held(&in->lock);
 	if (warn && !s->key_warned) {
 		s->key_warned = true;
-		ine_notify_key_usage(in, s, l->tx_seq, l->rx_seq);
+		ine_event_key_usage(in, s, l->tx_seq, l->rx_seq);
 	}
 	return warn;
 }

@@ -60,6 +60,8 @@ bool ine_session_dead(const struct ine_session *s);
 int ine_session_read_live(struct ine_session *s, struct ine_live *l);
 bool ine_session_key_check(struct ine_net *in, struct ine_session *s,
 			   const struct ine_live *l);
+void ine_session_announce(struct ine_net *in, struct ine_session *s, u8 cmd,
+			  u8 reason);
 int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack);
 void ine_registry_reap(struct ine_net *in);
 bool ine_registry_has_sk_rcu(struct ine_net *in, const struct sock *sk);
