@@ -228,10 +228,31 @@ static void read_tuple(const struct sock *sk, struct ine_tuple *t)
 }
 
 /*
- * Under lock_sock() the tls context cannot go away: tls_sk_proto_close()
- * frees the record sequence buffers and clears icsk_ulp_data within one
- * lock_sock() section, so we either see no context or a whole one.
+ * The tls context of sk if its ULP is live, under lock_sock(); else NULL.
+ *
+ * tls_sk_proto_close() frees the record sequence and IV buffers of every
+ * software direction (tls_sk_proto_cleanup()) and, in the same lock_sock()
+ * section, puts the socket's original proto back (sk_prot = ctx->sk_proto).
+ * It clears icsk_ulp_data too, but only when neither direction is device
+ * offloaded: with TX on a NIC the context stays attached until the socket
+ * is destroyed while its software RX buffers are already freed. So a
+ * non-NULL context is not enough; the proto tells whether close has run.
+ * The context itself outlives close as long as our reference on the socket
+ * (device case) or is no longer reachable (software case).
  */
+static const struct tls_context *live_tls_ctx(struct sock *sk)
+{
+	const struct tls_context *ctx;
+
+	sock_owned_by_me(sk);
+	if (!is_tls_ulp(sk))
+		return NULL;
+	ctx = tls_get_ctx(sk);
+	if (!ctx || READ_ONCE(sk->sk_prot) == ctx->sk_proto)
+		return NULL;
+	return ctx;
+}
+
 int ine_session_read_live(struct ine_session *s, struct ine_live *l)
 {
 	struct sock *sk = s->sk;
@@ -249,19 +270,15 @@ int ine_session_read_live(struct ine_session *s, struct ine_live *l)
 	l->tcp_state = sk->sk_state;
 	l->bytes_sent = tp->bytes_acked;
 	l->bytes_received = tp->bytes_received;
-	if (is_tls_ulp(sk)) {
-		ctx = tls_get_ctx(sk);
-		if (ctx) {
-			l->tls = true;
-			l->version = ctx->prot_info.version;
-			l->cipher = ctx->prot_info.cipher_type;
-			l->tx_conf = conf_of(ctx->tx_conf);
-			l->rx_conf = conf_of(ctx->rx_conf);
-			l->has_tx_seq = rec_seq(ctx, &ctx->tx, ctx->tx_conf,
-						&l->tx_seq);
-			l->has_rx_seq = rec_seq(ctx, &ctx->rx, ctx->rx_conf,
-						&l->rx_seq);
-		}
+	ctx = live_tls_ctx(sk);
+	if (ctx) {
+		l->tls = true;
+		l->version = ctx->prot_info.version;
+		l->cipher = ctx->prot_info.cipher_type;
+		l->tx_conf = conf_of(ctx->tx_conf);
+		l->rx_conf = conf_of(ctx->rx_conf);
+		l->has_tx_seq = rec_seq(ctx, &ctx->tx, ctx->tx_conf, &l->tx_seq);
+		l->has_rx_seq = rec_seq(ctx, &ctx->rx, ctx->rx_conf, &l->rx_seq);
 	}
 	release_sock(sk);
 	return 0;
@@ -283,7 +300,8 @@ int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack)
 	int ret = 0;
 
 	lock_sock(sk);
-	if (!is_tls_ulp(sk) || !(ctx = tls_get_ctx(sk))) {
+	ctx = live_tls_ctx(sk);
+	if (!ctx) {
 		NL_SET_ERR_MSG(extack, "socket has no kernel TLS (tls ULP not attached)");
 		ret = -EINVAL;
 	} else if (ctx->tx_conf != TLS_SW && ctx->tx_conf != TLS_HW) {
