@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The plaintext guard: a LOCAL_OUT netfilter hook that counts or drops
- * payload on the guarded ports from sockets that are not sessions. */
+/* The plaintext guard: a netfilter hook that counts or drops payload on
+ * the guarded ports unless its socket is a session with kernel TLS TX. */
 #ifndef INE_GUARD_H
 #define INE_GUARD_H
 
@@ -18,6 +18,7 @@ struct ine_guard_ports {
 
 struct ine_guard {
 	u8 mode;			/* READ_ONCE() in the hook */
+	u32 handshake_ms;		/* window before TLS TX is required */
 	bool hooked;
 	struct ine_guard_ports __rcu *ports;
 	atomic64_t passed, unregistered, dropped, dropped_bytes;

@@ -54,6 +54,7 @@ static const struct nla_policy ine_policy[INE_A_MAX + 1] = {
 	[INE_A_SESSION] = NLA_POLICY_NESTED(session_policy),
 	[INE_A_GUARD] = NLA_POLICY_NESTED(guard_policy),
 	[INE_A_KEY_WARN_RECORDS] = { .type = NLA_U64 },
+	[INE_A_HANDSHAKE_MS] = { .type = NLA_U32 },
 };
 
 static bool out_of_range(struct genl_info *info, const struct nlattr *a,
@@ -203,8 +204,8 @@ static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *tb[INE_SESSION_A_MAX + 1];
 	struct ine_session *s;
 	struct socket *sock;
+	struct nlattr *nest, *id_attr;
 	struct sk_buff *reply;
-	struct nlattr *nest;
 	void *hdr;
 	u32 id;
 	int ret;
@@ -235,14 +236,25 @@ static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
 		if (ret)
 			goto err_session;
 	}
+	/* The whole reply is built before the socket is registered, its id
+	 * written in afterwards: once registered nothing can fail. */
 	reply = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!reply) {
 		ret = -ENOMEM;
 		goto err_session;
 	}
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_ADD);
+	if (!hdr)
+		goto err_reply;
+	nest = nla_nest_start(reply, INE_A_SESSION);
+	if (!nest)
+		goto err_reply;
+	id_attr = __nla_reserve(reply, INE_SESSION_A_ID, sizeof(u32));
+	nla_nest_end(reply, nest);
+	genlmsg_end(reply, hdr);
 
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
 	ret = ine_session_insert(in, s);
 	id = s->id;
 	mutex_unlock(&in->lock);
@@ -253,21 +265,9 @@ static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
 			NL_SET_ERR_MSG(info->extack, "too many sessions");
 		goto err_reply;
 	}
-
-	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_ADD);
-	if (!hdr)
-		goto err_put;
-	nest = nla_nest_start(reply, INE_A_SESSION);
-	if (!nest || nla_put_u32(reply, INE_SESSION_A_ID, id))
-		goto err_put;
-	nla_nest_end(reply, nest);
-	genlmsg_end(reply, hdr);
+	*(u32 *)nla_data(id_attr) = id;
 	return genlmsg_reply(reply, info);
 
-err_put:
-	/* Registered; only the reply failed. The caller can find it by fd. */
-	nlmsg_free(reply);
-	return -EMSGSIZE;
 err_reply:
 	nlmsg_free(reply);
 err_session:
@@ -341,14 +341,13 @@ static int session_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!reply)
 		return -ENOMEM;
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
 	s = session_of(in, info, tb, &ret);
 	if (!s)
 		goto err;
 	ret = ine_session_read_live(s, &l);
 	if (ret)
 		goto err;
-	warn = ine_session_key_check(in, s, &l);
+	warn = ine_session_key_past(in, &l);
 	ret = -EMSGSIZE;
 	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_GET);
 	if (!hdr || nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
@@ -365,11 +364,6 @@ err:
 
 static int session_dump_start(struct netlink_callback *cb)
 {
-	struct ine_net *in = ine_net(sock_net(cb->skb->sk));
-
-	mutex_lock(&in->lock);
-	ine_registry_reap(in);
-	mutex_unlock(&in->lock);
 	cb->args[0] = 0;	/* next session id to visit */
 	return 0;
 }
@@ -391,7 +385,7 @@ static int session_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	xa_for_each_start(&in->sessions, index, s, index) {
 		if (ine_session_read_live(s, &l))
 			continue;	/* closed: never shown */
-		warn = ine_session_key_check(in, s, &l);
+		warn = ine_session_key_past(in, &l);
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &ine_family, NLM_F_MULTI,
 				  INE_CMD_SESSION_GET);
@@ -434,7 +428,7 @@ static void count(struct ine_net *in, struct totals *t)
 		t->tls13 += l.version == TLS_1_3_VERSION;
 		t->gcm128 += l.cipher == TLS_CIPHER_AES_GCM_128;
 		t->gcm256 += l.cipher == TLS_CIPHER_AES_GCM_256;
-		t->warn += ine_session_key_check(in, s, &l);
+		t->warn += ine_session_key_past(in, &l);
 	}
 }
 
@@ -493,7 +487,6 @@ static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!reply)
 		return -ENOMEM;
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
 	count(in, &t);
 	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_GET_TOTALS);
 	if (!hdr ||
@@ -501,6 +494,8 @@ static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
 	    nla_put_u64_64bit(reply, INE_A_KEY_WARN_RECORDS,
 			      in->key_warn_records, INE_A_UNSPEC) ||
+	    nla_put_u32(reply, INE_A_HANDSHAKE_MS,
+			READ_ONCE(in->guard.handshake_ms)) ||
 	    put_totals(reply, &t, in) ||
 	    put_guard_config(reply, &in->guard)) {
 		mutex_unlock(&in->lock);
@@ -541,6 +536,10 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 			      INE_KEY_WARN_RECORDS_MAX,
 			      "key-usage threshold must be 1 .. 2^48 records"))
 		return -EINVAL;
+	a = info->attrs[INE_A_HANDSHAKE_MS];
+	if (a && out_of_range(info, a, nla_get_u32(a), 1, INE_HANDSHAKE_MS_MAX,
+			      "handshake window must be 1 .. 600000 ms"))
+		return -EINVAL;
 	if (tb[INE_GUARD_A_PORTS]) {
 		nla_for_each_nested(a, tb[INE_GUARD_A_PORTS], rem) {
 			if (n == INE_GUARD_MAX_PORTS) {
@@ -566,6 +565,9 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "cannot install the guard hooks");
 		goto out;
 	}
+	if (info->attrs[INE_A_HANDSHAKE_MS])
+		WRITE_ONCE(in->guard.handshake_ms,
+			   nla_get_u32(info->attrs[INE_A_HANDSHAKE_MS]));
 	if (info->attrs[INE_A_KEY_WARN_RECORDS]) {
 		in->key_warn_records =
 			nla_get_u64(info->attrs[INE_A_KEY_WARN_RECORDS]);
@@ -606,8 +608,13 @@ static const struct genl_ops ine_ops[] = {
 	},
 };
 
+/* Events carry peer names, serials and addresses: listeners need
+ * CAP_NET_ADMIN over the namespace, like the commands that change them. */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#error "ine.ko needs GENL_MCAST_CAP_NET_ADMIN (Linux 6.1.66 or later)"
+#endif
 static const struct genl_multicast_group ine_mcgrps[] = {
-	{ .name = INE_MCGRP_EVENTS },
+	{ .name = INE_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family ine_family __ro_after_init = {
@@ -621,6 +628,10 @@ static struct genl_family ine_family __ro_after_init = {
 	.policy = ine_policy,
 	.module = THIS_MODULE,
 	.netnsok = true,
+	/* Every handler takes its namespace's in->lock itself: a slow or
+	 * looping reader in one namespace must not hold the global genl
+	 * mutex that every family on the host shares. */
+	.parallel_ops = true,
 };
 
 int __init ine_genl_init(void)

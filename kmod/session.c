@@ -173,7 +173,8 @@ struct ine_session *ine_session_by_sk(struct ine_net *in, struct sock *sk)
 	return s;
 }
 
-bool ine_registry_has_sk_rcu(struct ine_net *in, const struct sock *sk)
+struct ine_session *ine_registry_find_rcu(struct ine_net *in,
+					  const struct sock *sk)
 {
 	return by_sk_find(in, sk);
 }
@@ -313,6 +314,16 @@ int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack)
 	}
 	release_sock(sk);
 	return ret;
+}
+
+/* Whether either direction's record count reached the threshold; no
+ * state changes, no event (for queries). */
+bool ine_session_key_past(const struct ine_net *in, const struct ine_live *l)
+{
+	u64 thr = READ_ONCE(in->key_warn_records);
+
+	return (l->has_tx_seq && l->tx_seq >= thr) ||
+	       (l->has_rx_seq && l->rx_seq >= thr);
 }
 
 /* Announces a session once when either direction's record count reaches

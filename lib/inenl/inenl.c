@@ -34,6 +34,15 @@ static bool replaying;
 static unsigned long replays;
 
 static void replay(struct inenl *nl);
+static void guard_remember(int mode, const uint16_t *ports, unsigned int n);
+
+/* The last guard this process saw or set, for the replay after a reload. */
+static struct {
+	bool known;
+	uint8_t mode;
+	unsigned int nports;
+	uint16_t ports[INE_GUARD_MAX_PORTS];
+} guard_seen;
 
 /* ---- attribute readers: lengths checked, never trust the peer ---------- */
 
@@ -104,7 +113,7 @@ static void parse_tuple(struct nlattr **tb, struct inenl_session *s)
 	int alen;
 
 	s->family = get16(tb[INE_SESSION_A_FAMILY]);
-	alen = s->family == 10 /* AF_INET6 */ ? 16 : 4;
+	alen = s->family == AF_INET6 ? 16 : 4;
 	if (has(tb[INE_SESSION_A_SADDR], alen))
 		memcpy(s->saddr, nla_data(tb[INE_SESSION_A_SADDR]), alen);
 	if (has(tb[INE_SESSION_A_DADDR], alen))
@@ -486,6 +495,35 @@ int inenl_session_del(struct inenl *nl, uint32_t id, int fd)
 /* Registers every remembered session again under the new family.  A socket
  * closed since (or its fd number now someone else's) is forgotten, never
  * registered: registration is what lets traffic past the guard. */
+static void guard_remember(int mode, const uint16_t *ports, unsigned int n)
+{
+	if (mode >= 0)
+		guard_seen.mode = (uint8_t)mode;
+	if (n && n <= INE_GUARD_MAX_PORTS) {
+		memcpy(guard_seen.ports, ports, n * sizeof(*ports));
+		guard_seen.nports = n;
+	}
+	guard_seen.known = true;
+}
+
+/* The remembered guard onto a freshly loaded module, before any session:
+ * failing closed means the mode comes back first. */
+static void guard_restore(struct inenl *nl)
+{
+	struct inenl_totals now;
+	int mode = -1;
+
+	if (!guard_seen.known || inenl_totals_get(nl, &now) < 0)
+		return;
+	if (guard_seen.mode > now.guard.mode)
+		mode = guard_seen.mode;
+	if (mode < 0 && now.guard.nports == guard_seen.nports &&
+	    !memcmp(now.guard.ports, guard_seen.ports,
+		    guard_seen.nports * sizeof(guard_seen.ports[0])))
+		return;
+	inenl_config_set(nl, mode, guard_seen.ports, guard_seen.nports, 0);
+}
+
 static void replay(struct inenl *nl)
 {
 	struct inenl_session_add a;
@@ -495,6 +533,7 @@ static void replay(struct inenl *nl)
 	if (replaying)
 		return;
 	replaying = true;
+	guard_restore(nl);
 	while (i < reg.n) {
 		struct inenl_reg_entry *e = &reg.e[i];
 
@@ -618,7 +657,10 @@ static int totals_reply(struct nl_msg *msg, void *arg)
 	getstr(t->version, sizeof(t->version), tb[INE_A_VERSION]);
 	t->generation = get32(tb[INE_A_GENERATION]);
 	t->key_warn_records = get64(tb[INE_A_KEY_WARN_RECORDS]);
+	t->handshake_ms = get32(tb[INE_A_HANDSHAKE_MS]);
 	parse_guard(tb[INE_A_GUARD], &t->guard);
+	if (tb[INE_A_GUARD] && !replaying)
+		guard_remember(t->guard.mode, t->guard.ports, t->guard.nports);
 	if (!tb[INE_A_TOTALS] ||
 	    nla_parse_nested(tt, INE_TOTALS_A_MAX, tb[INE_A_TOTALS], NULL) < 0)
 		return NL_OK;
@@ -653,6 +695,7 @@ int inenl_config_set(struct inenl *nl, int mode, const uint16_t *ports,
 	struct nl_msg *msg = new_msg(nl, INE_CMD_SET_CONFIG, NLM_F_ACK);
 	struct nlattr *g, *p;
 	unsigned int i;
+	int ret;
 
 	if (!msg)
 		return -ENOMEM;
@@ -675,10 +718,26 @@ int inenl_config_set(struct inenl *nl, int mode, const uint16_t *ports,
 	if (key_warn_records &&
 	    nla_put_u64(msg, INE_A_KEY_WARN_RECORDS, key_warn_records))
 		goto err;
-	return request(nl, msg, NULL, NULL);
+	ret = request(nl, msg, NULL, NULL);
+	if (ret == 0 && !replaying)
+		guard_remember(mode >= 0 ? mode : guard_seen.mode, ports, nports);
+	return ret;
 err:
 	nlmsg_free(msg);
 	return -EMSGSIZE;
+}
+
+int inenl_handshake_window_set(struct inenl *nl, uint32_t ms)
+{
+	struct nl_msg *msg = new_msg(nl, INE_CMD_SET_CONFIG, NLM_F_ACK);
+
+	if (!msg)
+		return -ENOMEM;
+	if (nla_put_u32(msg, INE_A_HANDSHAKE_MS, ms) < 0) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	return request(nl, msg, NULL, NULL);
 }
 
 /* ---- events ----------------------------------------------------------------- */

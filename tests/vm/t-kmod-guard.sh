@@ -61,6 +61,21 @@ c=$(counters)
 expect_eq "registered: dropped unchanged" "$(field "$c" 3)" "$(field "$before" 3)"
 [ "$(field "$c" 1)" -gt "$(field "$before" 1)" ] || fail "registered: passed not counted"
 
+step "enforce: a registered socket without kernel TLS TX is dropped once its handshake window ends"
+$N1 tests/vm/kmod_guard window 1000 || fail "window 1000"
+before=$(counters)
+export KMOD_GUARD_LATE=2
+got=$(WAIT=3 transfer late registered)
+expect_eq "late: received" "$got" 0
+c=$(counters)
+[ "$(field "$c" 3)" -gt "$(field "$before" 3)" ] || fail "late: drops not counted ($before -> $c)"
+
+step "enforce: an explicit plaintext database session passes after the window"
+got=$(transfer plaindb plaintextdb)
+expect_eq "plaintext db: received" "$got" $BYTES
+unset KMOD_GUARD_LATE
+$N1 tests/vm/kmod_guard window 10000 || fail "window 10000"
+
 for v in 12 13; do
 	step "enforce: a registered kTLS session (TLS$v) is unaffected"
 	before=$(counters)
@@ -104,8 +119,25 @@ $N2 ./inectl show dump | grep -q "^guard	off	3342	0	0	0	0$" ||
 	fail "node2 guard changed: $($N2 ./inectl show dump | grep ^guard)"
 $N1 tests/vm/kmod_guard config off || fail "config off"
 
-step "module parameter: guard=enforce from the first packet, in every namespace"
+step "the guard survives rmmod/modprobe: a running agent's replay restores it"
 unload() { for i in $(seq 50); do rmmod ine 2>/dev/null && return 0; sleep 0.2; done; fail "rmmod ine"; }
+$N1 tests/vm/kmod_guard config enforce 3342 3343 || fail "config enforce"
+$N1 tests/vm/kmod_guard keeper 20 >$T/keeper &
+kpid=$!
+sleep 1
+unload
+insmod "$TOP/ine.ko" || fail "insmod"
+mode=""
+for i in $(seq 50); do
+	mode=$($N1 ./inectl show dump | awk -F'\t' '$1=="guard" {print $2, $3}')
+	[ "$mode" = "enforce 3342,3343" ] && break
+	sleep 0.2
+done
+expect_eq "guard after reload" "$mode" "enforce 3342,3343"
+kill $kpid 2>/dev/null; wait $kpid 2>/dev/null
+$N1 tests/vm/kmod_guard config off 3342 || fail "config off"
+
+step "module parameter: guard=enforce from the first packet, in every namespace"
 unload
 insmod "$TOP/ine.ko" guard=bogus 2>$T/bogus && fail "insmod guard=bogus succeeded"
 dmesg | tail -n 5 | grep -q "guard=bogus: the guard mode is off, audit or enforce" ||
