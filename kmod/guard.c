@@ -17,6 +17,13 @@
  * setsockopt, a bug writing application data first, a process holding a
  * passed fd) is stopped once its window ends.
  *
+ * Forwarded segments are judged too (NF_INET_FORWARD): a container behind
+ * a bridge or veth sends through this namespace with no socket here, so
+ * its payload on a guarded port counts as unregistered. A namespace that
+ * forwards encrypted internode traffic of containers must therefore leave
+ * its own guard off and let each container's namespace guard itself.
+ * Non-first IP fragments of TCP are dropped under enforce (fragment()).
+ *
  * Only outgoing traffic is judged: plaintext that reaches the wire is a leak
  * of the sender's data, and every node guards its own sends. Judging
  * incoming segments would also drop a client's first handshake record that
@@ -124,6 +131,22 @@ static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
 	schedule_delayed_work(&g->event_work, delay);
 }
 
+/*
+ * A non-first fragment of a TCP datagram has no TCP header, so its ports
+ * are unknown. Linux's TCP sets DF, so only a path that fragments anyway
+ * (forwarded traffic without conntrack's reassembly) produces these; the
+ * guard fails closed and drops them under enforce whatever the port
+ * (counted as unregistered in audit).
+ */
+static unsigned int fragment(struct ine_guard *g, u8 mode)
+{
+	atomic64_inc(&g->unregistered);
+	if (mode != INE_GUARD_ENFORCE)
+		return NF_ACCEPT;
+	atomic64_inc(&g->dropped);
+	return NF_DROP;
+}
+
 static unsigned int guard_hook(void *priv, struct sk_buff *skb,
 			       const struct nf_hook_state *state)
 {
@@ -134,35 +157,51 @@ static unsigned int guard_hook(void *priv, struct sk_buff *skb,
 	struct tcphdr _th;
 	struct sock *sk;
 	unsigned int hl;
+	bool more = false;
 	int thoff;
 
 	if (mode == INE_GUARD_OFF)
 		return NF_ACCEPT;
 	if (state->pf == NFPROTO_IPV4) {
-		if (ip_hdr(skb)->protocol != IPPROTO_TCP)
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (iph->protocol != IPPROTO_TCP)
 			return NF_ACCEPT;
+		if (iph->frag_off & htons(IP_OFFSET))
+			return fragment(g, mode);
+		more = iph->frag_off & htons(IP_MF);
 		thoff = skb_network_offset(skb) + ip_hdrlen(skb);
 	} else {
 		u8 nexthdr = ipv6_hdr(skb)->nexthdr;
-		__be16 frag_off;
+		__be16 frag_off = 0;
 
 		thoff = ipv6_skip_exthdr(skb, skb_network_offset(skb) +
 					 sizeof(struct ipv6hdr), &nexthdr,
 					 &frag_off);
-		if (thoff < 0 || nexthdr != IPPROTO_TCP)
+		if (thoff < 0)
 			return NF_ACCEPT;
+		if (frag_off & htons(IP6_OFFSET))
+			return nexthdr == IPPROTO_TCP ? fragment(g, mode) :
+							NF_ACCEPT;
+		if (nexthdr != IPPROTO_TCP)
+			return NF_ACCEPT;
+		/* ipv6_skip_exthdr() does not say whether a fragment header
+		 * had M set; a first fragment is judged as payload below
+		 * only when it carries some, the rest by fragment(). */
 	}
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
 	if (!th)
 		return NF_ACCEPT;
 	hl = thoff + th->doff * 4;
-	if (skb->len <= hl)
+	if (skb->len <= hl && !more)
 		return NF_ACCEPT;	/* no payload: SYN, ACK, FIN, RST */
 	if (!port_guarded(g, ntohs(th->source)) &&
 	    !port_guarded(g, ntohs(th->dest)))
 		return NF_ACCEPT;
 
-	sk = skb_to_full_sk(skb);
+	/* Forwarded segments (a container behind a bridge or veth) have no
+	 * socket of this namespace: they are judged as unregistered. */
+	sk = state->hook == NF_INET_FORWARD ? NULL : skb_to_full_sk(skb);
 	if (sk && may_pass(g, ine_registry_find_rcu(in, sk), sk)) {
 		atomic64_inc(&g->passed);
 		return NF_ACCEPT;
@@ -187,6 +226,18 @@ static const struct nf_hook_ops guard_ops[] = {
 		.hook = guard_hook,
 		.pf = NFPROTO_IPV6,
 		.hooknum = NF_INET_LOCAL_OUT,
+		.priority = NF_IP6_PRI_FILTER + 10,
+	},
+	{
+		.hook = guard_hook,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_FORWARD,
+		.priority = NF_IP_PRI_FILTER + 10,
+	},
+	{
+		.hook = guard_hook,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_FORWARD,
 		.priority = NF_IP6_PRI_FILTER + 10,
 	},
 };

@@ -21,7 +21,7 @@ transfer() {
 	$N2 tests/vm/kmod_guard serve 3342 40 $srv >$T/$name.srv &
 	spid=$!
 	for i in $(seq 100); do grep -q listening $T/$name.srv 2>/dev/null && break; sleep 0.1; done
-	$N1 env KMOD_GUARD_WAIT=${WAIT:-30} tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES $mode "$@" ||
+	ip netns exec ${SENDNS:-node1} env KMOD_GUARD_WAIT=${WAIT:-30} tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES $mode "$@" ||
 		fail "$name: sender failed"
 	wait $spid
 	tail -n 1 $T/$name.srv
@@ -119,6 +119,28 @@ $N2 ./inectl show dump | grep -q "^guard	off	3342	0	0	0	0$" ||
 	fail "node2 guard changed: $($N2 ./inectl show dump | grep ^guard)"
 $N1 tests/vm/kmod_guard config off || fail "config off"
 
+step "enforce: plaintext forwarded from a container behind a bridge is dropped"
+# node1 hosts a container namespace ctr1 on its bridge ctrbr0 and routes
+# for it: the container's segments cross node1's FORWARD path only.
+$N1 ip link add ctrbr0 type bridge && $N1 ip link set ctrbr0 up &&
+	$N1 ip addr add 10.88.0.1/24 dev ctrbr0 && ip netns add ctr1 &&
+	$N1 ip link add ctrv0 type veth peer name eth0 netns ctr1 &&
+	$N1 ip link set ctrv0 master ctrbr0 up &&
+	ip -n ctr1 link set lo up && ip -n ctr1 addr add 10.88.0.2/24 dev eth0 &&
+	ip -n ctr1 link set eth0 up && ip -n ctr1 route add default via 10.88.0.1 &&
+	$N1 sysctl -qw net.ipv4.ip_forward=1 &&
+	$N2 ip route add 10.88.0.0/24 via 10.77.0.1 || fail "container topology"
+got=$(SENDNS=ctr1 transfer fwdoff plain)
+expect_eq "forwarded, guard off: received" "$got" $BYTES
+$N1 tests/vm/kmod_guard config enforce 3342 || fail "config enforce"
+before=$(counters)
+got=$(SENDNS=ctr1 WAIT=3 transfer fwd plain)
+expect_eq "forwarded, enforce: received" "$got" 0
+c=$(counters)
+[ "$(field "$c" 3)" -gt "$(field "$before" 3)" ] || fail "forwarded: drops not counted ($before -> $c)"
+$N1 tests/vm/kmod_guard config off || fail "config off"
+ip netns del ctr1
+
 step "the guard survives rmmod/modprobe: a running agent's replay restores it"
 unload() { for i in $(seq 50); do rmmod ine 2>/dev/null && return 0; sleep 0.2; done; fail "rmmod ine"; }
 $N1 tests/vm/kmod_guard config enforce 3342 3343 || fail "config enforce"
@@ -126,13 +148,16 @@ $N1 tests/vm/kmod_guard keeper 20 >$T/keeper &
 kpid=$!
 sleep 1
 unload
+note "unloaded"
 insmod "$TOP/ine.ko" || fail "insmod"
+note "loaded again"
 mode=""
 for i in $(seq 50); do
 	mode=$($N1 ./inectl show dump | awk -F'\t' '$1=="guard" {print $2, $3}')
 	[ "$mode" = "enforce 3342,3343" ] && break
 	sleep 0.2
 done
+[ "$mode" = "enforce 3342,3343" ] || { cat $T/keeper; dmesg | tail -n 20; }
 expect_eq "guard after reload" "$mode" "enforce 3342,3343"
 kill $kpid 2>/dev/null; wait $kpid 2>/dev/null
 $N1 tests/vm/kmod_guard config off 3342 || fail "config off"
