@@ -21,8 +21,11 @@ transfer() {
 	$N2 tests/vm/kmod_guard serve 3342 40 $srv >$T/$name.srv &
 	spid=$!
 	for i in $(seq 100); do grep -q listening $T/$name.srv 2>/dev/null && break; sleep 0.1; done
-	ip netns exec ${SENDNS:-node1} env KMOD_GUARD_WAIT=${WAIT:-30} tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES $mode "$@" ||
-		fail "$name: sender failed"
+	# forwarded: node1's guard also drops node2's go-ahead byte to the
+	# container, so that sender waits for it until the timeout
+	timeout ${SENDTIMEOUT:-120} ip netns exec ${SENDNS:-node1} env KMOD_GUARD_WAIT=${WAIT:-30} \
+		tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES $mode "$@" ||
+		[ -n "${SENDTIMEOUT:-}" ] || fail "$name: sender failed"
 	wait $spid
 	tail -n 1 $T/$name.srv
 }
@@ -134,7 +137,7 @@ got=$(SENDNS=ctr1 transfer fwdoff plain)
 expect_eq "forwarded, guard off: received" "$got" $BYTES
 $N1 tests/vm/kmod_guard config enforce 3342 || fail "config enforce"
 before=$(counters)
-got=$(SENDNS=ctr1 WAIT=3 transfer fwd plain)
+got=$(SENDNS=ctr1 SENDTIMEOUT=8 WAIT=3 transfer fwd plain)
 expect_eq "forwarded, enforce: received" "$got" 0
 c=$(counters)
 [ "$(field "$c" 3)" -gt "$(field "$before" 3)" ] || fail "forwarded: drops not counted ($before -> $c)"
