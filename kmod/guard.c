@@ -2,9 +2,27 @@
 /*
  * The plaintext guard. With the mode at audit or enforce, a LOCAL_OUT hook
  * (IPv4 and IPv6) looks at every TCP segment that leaves the namespace with
- * payload and a guarded port at either end. A segment whose socket is a
- * registered session (or a closed one still flushing) passes; any other is
- * counted, and dropped when enforcing, so the peer never receives it.
+ * payload and a guarded port at either end. It checks state, it does not
+ * trust registration: a segment passes only if its socket is a registered
+ * session and
+ *  - the socket's kernel TLS transmit is installed (tls ULP live, TX conf
+ *    SW or HW), seen now or latched earlier (a closed session's queued,
+ *    already encrypted tail still leaves after close() detached the ULP), or
+ *  - the session is younger than the handshake window (the handshake
+ *    records go out before TLS_TX can be installed), or
+ *  - it was registered PLAINTEXT on the data plane for a database (db id
+ *    not 0): the explicit exception for a database with encryption off.
+ * Any other is counted, and dropped when enforcing, so the peer never
+ * receives it: a registered socket that never installs TLS_TX (a failed
+ * setsockopt, a bug writing application data first, a process holding a
+ * passed fd) is stopped once its window ends.
+ *
+ * Forwarded segments are judged too (NF_INET_FORWARD): a container behind
+ * a bridge or veth sends through this namespace with no socket here, so
+ * its payload on a guarded port counts as unregistered. A namespace that
+ * forwards encrypted internode traffic of containers must therefore leave
+ * its own guard off and let each container's namespace guard itself.
+ * Non-first IP fragments of TCP are dropped under enforce (fragment()).
  *
  * Only outgoing traffic is judged: plaintext that reaches the wire is a leak
  * of the sender's data, and every node guards its own sends. Judging
@@ -28,9 +46,11 @@
 #include <net/ipv6.h>
 #include <net/sock.h>
 #include <net/inet_sock.h>
+#include <net/inet_connection_sock.h>
+#include <net/tls.h>
 #include "netns.h"
 #include "guard.h"
-#include "netlink.h"
+#include "event.h"
 
 static bool port_guarded(const struct ine_guard *g, u16 port)
 {
@@ -41,6 +61,43 @@ static bool port_guarded(const struct ine_guard *g, u16 port)
 		if (p->port[i] == port)
 			return true;
 	return false;
+}
+
+/* Kernel TLS TX installed on sk right now; under RCU (the hook's). The
+ * context is freed after a grace period (tls_ctx_free()), and close puts
+ * the original proto back before it frees anything. */
+static bool tx_tls_installed(const struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = inet_csk(sk);
+	const struct tcp_ulp_ops *ulp = READ_ONCE(icsk->icsk_ulp_ops);
+	const struct tls_context *ctx;
+
+	if (!ulp || strcmp(ulp->name, "tls"))
+		return false;
+	ctx = rcu_dereference(icsk->icsk_ulp_data);
+	if (!ctx || READ_ONCE(sk->sk_prot) == ctx->sk_proto)
+		return false;
+	return ctx->tx_conf == TLS_SW || ctx->tx_conf == TLS_HW;
+}
+
+static bool may_pass(const struct ine_guard *g, struct ine_session *s,
+		     const struct sock *sk)
+{
+	u64 window_ns;
+
+	if (!s || !sk_fullsock(sk))
+		return false;
+	if (READ_ONCE(s->tx_seen))
+		return true;
+	if (tx_tls_installed(sk)) {
+		WRITE_ONCE(s->tx_seen, true);
+		return true;
+	}
+	if (READ_ONCE(s->state) == INE_STATE_PLAINTEXT &&
+	    READ_ONCE(s->plane) == INE_PLANE_DATA && READ_ONCE(s->db_id))
+		return true;
+	window_ns = (u64)READ_ONCE(g->handshake_ms) * NSEC_PER_MSEC;
+	return ktime_get_boottime_ns() - s->added_ns < window_ns;
 }
 
 static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
@@ -74,6 +131,22 @@ static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
 	schedule_delayed_work(&g->event_work, delay);
 }
 
+/*
+ * A non-first fragment of a TCP datagram has no TCP header, so its ports
+ * are unknown. Linux's TCP sets DF, so only a path that fragments anyway
+ * (forwarded traffic without conntrack's reassembly) produces these; the
+ * guard fails closed and drops them under enforce whatever the port
+ * (counted as unregistered in audit).
+ */
+static unsigned int fragment(struct ine_guard *g, u8 mode)
+{
+	atomic64_inc(&g->unregistered);
+	if (mode != INE_GUARD_ENFORCE)
+		return NF_ACCEPT;
+	atomic64_inc(&g->dropped);
+	return NF_DROP;
+}
+
 static unsigned int guard_hook(void *priv, struct sk_buff *skb,
 			       const struct nf_hook_state *state)
 {
@@ -84,36 +157,52 @@ static unsigned int guard_hook(void *priv, struct sk_buff *skb,
 	struct tcphdr _th;
 	struct sock *sk;
 	unsigned int hl;
+	bool more = false;
 	int thoff;
 
 	if (mode == INE_GUARD_OFF)
 		return NF_ACCEPT;
 	if (state->pf == NFPROTO_IPV4) {
-		if (ip_hdr(skb)->protocol != IPPROTO_TCP)
+		const struct iphdr *iph = ip_hdr(skb);
+
+		if (iph->protocol != IPPROTO_TCP)
 			return NF_ACCEPT;
+		if (iph->frag_off & htons(IP_OFFSET))
+			return fragment(g, mode);
+		more = iph->frag_off & htons(IP_MF);
 		thoff = skb_network_offset(skb) + ip_hdrlen(skb);
 	} else {
 		u8 nexthdr = ipv6_hdr(skb)->nexthdr;
-		__be16 frag_off;
+		__be16 frag_off = 0;
 
 		thoff = ipv6_skip_exthdr(skb, skb_network_offset(skb) +
 					 sizeof(struct ipv6hdr), &nexthdr,
 					 &frag_off);
-		if (thoff < 0 || nexthdr != IPPROTO_TCP)
+		if (thoff < 0)
 			return NF_ACCEPT;
+		if (frag_off & htons(IP6_OFFSET))
+			return nexthdr == IPPROTO_TCP ? fragment(g, mode) :
+							NF_ACCEPT;
+		if (nexthdr != IPPROTO_TCP)
+			return NF_ACCEPT;
+		/* ipv6_skip_exthdr() does not say whether a fragment header
+		 * had M set; a first fragment is judged as payload below
+		 * only when it carries some, the rest by fragment(). */
 	}
 	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
 	if (!th)
 		return NF_ACCEPT;
 	hl = thoff + th->doff * 4;
-	if (skb->len <= hl)
+	if (skb->len <= hl && !more)
 		return NF_ACCEPT;	/* no payload: SYN, ACK, FIN, RST */
 	if (!port_guarded(g, ntohs(th->source)) &&
 	    !port_guarded(g, ntohs(th->dest)))
 		return NF_ACCEPT;
 
-	sk = skb_to_full_sk(skb);
-	if (sk && ine_registry_has_sk_rcu(in, sk)) {
+	/* Forwarded segments (a container behind a bridge or veth) have no
+	 * socket of this namespace: they are judged as unregistered. */
+	sk = state->hook == NF_INET_FORWARD ? NULL : skb_to_full_sk(skb);
+	if (sk && may_pass(g, ine_registry_find_rcu(in, sk), sk)) {
 		atomic64_inc(&g->passed);
 		return NF_ACCEPT;
 	}
@@ -139,6 +228,18 @@ static const struct nf_hook_ops guard_ops[] = {
 		.hooknum = NF_INET_LOCAL_OUT,
 		.priority = NF_IP6_PRI_FILTER + 10,
 	},
+	{
+		.hook = guard_hook,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_FORWARD,
+		.priority = NF_IP_PRI_FILTER + 10,
+	},
+	{
+		.hook = guard_hook,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_FORWARD,
+		.priority = NF_IP6_PRI_FILTER + 10,
+	},
 };
 
 static void event_work(struct work_struct *work)
@@ -146,6 +247,7 @@ static void event_work(struct work_struct *work)
 	struct ine_guard *g = container_of(to_delayed_work(work),
 					   struct ine_guard, event_work);
 	struct ine_net *in = container_of(g, struct ine_net, guard);
+	struct ine_guard_counts c;
 	struct ine_tuple t;
 
 	spin_lock_bh(&g->last_lock);
@@ -153,14 +255,25 @@ static void event_work(struct work_struct *work)
 	spin_unlock_bh(&g->last_lock);
 	WRITE_ONCE(g->last_event, jiffies);
 	clear_bit(0, &g->event_pending);
-	ine_notify_guard(in, &t);
+	ine_guard_read_counts(g, &c);
+	ine_event_guard_drop(in, READ_ONCE(g->mode), &c, &t);
 }
 
+void ine_guard_read_counts(struct ine_guard *g, struct ine_guard_counts *c)
+{
+	c->passed = atomic64_read(&g->passed);
+	c->unregistered = atomic64_read(&g->unregistered);
+	c->dropped = atomic64_read(&g->dropped);
+	c->dropped_bytes = atomic64_read(&g->dropped_bytes);
+}
+
+/* All or nothing: the hooks are registered first, and only then are the
+ * ports and the mode swapped in. */
 int ine_guard_set(struct ine_net *in, int mode, const u16 *ports,
 		  unsigned int n)
 {
 	struct ine_guard *g = &in->guard;
-	struct ine_guard_ports *p, *old;
+	struct ine_guard_ports *p = NULL, *old;
 	int ret;
 
 	lockdep_assert_held(&in->lock);
@@ -170,18 +283,22 @@ int ine_guard_set(struct ine_net *in, int mode, const u16 *ports,
 			return -ENOMEM;
 		p->n = n;
 		memcpy(p->port, ports, n * sizeof(*ports));
+	}
+	if (mode > INE_GUARD_OFF && !g->hooked) {
+		ret = nf_register_net_hooks(in->net, guard_ops,
+					    ARRAY_SIZE(guard_ops));
+		if (ret) {
+			kfree(p);
+			return ret;
+		}
+		g->hooked = true;
+	}
+	if (p) {
 		old = rcu_replace_pointer(g->ports, p, lockdep_is_held(&in->lock));
 		kfree_rcu(old, rcu);
 	}
 	if (mode < 0)
 		return 0;
-	if (mode != INE_GUARD_OFF && !g->hooked) {
-		ret = nf_register_net_hooks(in->net, guard_ops,
-					    ARRAY_SIZE(guard_ops));
-		if (ret)
-			return ret;
-		g->hooked = true;
-	}
 	WRITE_ONCE(g->mode, mode);
 	if (mode == INE_GUARD_OFF && g->hooked) {
 		nf_unregister_net_hooks(in->net, guard_ops,
@@ -229,6 +346,7 @@ int ine_guard_init(struct ine_net *in)
 	p->port[0] = INE_GUARD_PORT_DEFAULT;
 	RCU_INIT_POINTER(g->ports, p);
 	g->mode = INE_GUARD_OFF;
+	g->handshake_ms = INE_HANDSHAKE_MS_DEFAULT;
 	spin_lock_init(&g->last_lock);
 	INIT_DELAYED_WORK(&g->event_work, event_work);
 	mode = ine_guard_param_mode();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The plaintext guard: a LOCAL_OUT netfilter hook that counts or drops
- * payload on the guarded ports from sockets that are not sessions. */
+/* The plaintext guard: a netfilter hook that counts or drops payload on
+ * the guarded ports unless its socket is a session with kernel TLS TX. */
 #ifndef INE_GUARD_H
 #define INE_GUARD_H
 
@@ -18,6 +18,7 @@ struct ine_guard_ports {
 
 struct ine_guard {
 	u8 mode;			/* READ_ONCE() in the hook */
+	u32 handshake_ms;		/* window before TLS TX is required */
 	bool hooked;
 	struct ine_guard_ports __rcu *ports;
 	atomic64_t passed, unregistered, dropped, dropped_bytes;
@@ -28,7 +29,13 @@ struct ine_guard {
 	struct delayed_work event_work;
 };
 
+struct ine_guard_counts {
+	u64 passed, unregistered, dropped, dropped_bytes;
+};
+
 struct ine_net;
+
+void ine_guard_read_counts(struct ine_guard *g, struct ine_guard_counts *c);
 
 /* The `guard` module parameter as an enum ine_guard_mode, -EINVAL if bad. */
 int ine_guard_param_mode(void);

@@ -16,6 +16,8 @@
 #include "session.h"
 #include "guard.h"
 #include "netlink.h"
+#include "attrs.h"
+#include "event.h"
 #include "version.h"
 
 static struct genl_family ine_family;
@@ -52,6 +54,7 @@ static const struct nla_policy ine_policy[INE_A_MAX + 1] = {
 	[INE_A_SESSION] = NLA_POLICY_NESTED(session_policy),
 	[INE_A_GUARD] = NLA_POLICY_NESTED(guard_policy),
 	[INE_A_KEY_WARN_RECORDS] = { .type = NLA_U64 },
+	[INE_A_HANDSHAKE_MS] = { .type = NLA_U32 },
 };
 
 static bool out_of_range(struct genl_info *info, const struct nlattr *a,
@@ -81,206 +84,6 @@ static int check_session_ranges(struct genl_info *info, struct nlattr **tb)
 		     INE_STATE_MAX, "unknown session state"))
 		return -EINVAL;
 	return 0;
-}
-
-/* ---- replies and events ------------------------------------------------ */
-
-static int put_tuple(struct sk_buff *skb, const struct ine_tuple *t)
-{
-	int alen = t->family == AF_INET6 ? 16 : 4;
-
-	return nla_put_u16(skb, INE_SESSION_A_FAMILY, t->family) ||
-	       nla_put(skb, INE_SESSION_A_SADDR, alen, t->saddr) ||
-	       nla_put(skb, INE_SESSION_A_DADDR, alen, t->daddr) ||
-	       nla_put_u16(skb, INE_SESSION_A_SPORT, t->sport) ||
-	       nla_put_u16(skb, INE_SESSION_A_DPORT, t->dport) ? -EMSGSIZE : 0;
-}
-
-static int put_live(struct sk_buff *skb, const struct ine_live *l, bool warn)
-{
-	if (put_tuple(skb, &l->t) ||
-	    nla_put_u8(skb, INE_SESSION_A_TCP_STATE, l->tcp_state) ||
-	    nla_put_u64_64bit(skb, INE_SESSION_A_BYTES_SENT, l->bytes_sent,
-			      INE_SESSION_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_SESSION_A_BYTES_RECEIVED,
-			      l->bytes_received, INE_SESSION_A_UNSPEC) ||
-	    nla_put_u8(skb, INE_SESSION_A_TX_CONF, l->tx_conf) ||
-	    nla_put_u8(skb, INE_SESSION_A_RX_CONF, l->rx_conf) ||
-	    (l->version &&
-	     nla_put_u16(skb, INE_SESSION_A_TLS_VERSION, l->version)) ||
-	    (l->cipher && nla_put_u16(skb, INE_SESSION_A_CIPHER, l->cipher)) ||
-	    (l->has_tx_seq &&
-	     nla_put_u64_64bit(skb, INE_SESSION_A_TX_REC_SEQ, l->tx_seq,
-			       INE_SESSION_A_UNSPEC)) ||
-	    (l->has_rx_seq &&
-	     nla_put_u64_64bit(skb, INE_SESSION_A_RX_REC_SEQ, l->rx_seq,
-			       INE_SESSION_A_UNSPEC)) ||
-	    (warn && nla_put_flag(skb, INE_SESSION_A_KEY_WARN)))
-		return -EMSGSIZE;
-	return 0;
-}
-
-/* One INE_A_SESSION nest: the registered fields, the live ones if l. */
-static int put_session(struct sk_buff *skb, const struct ine_session *s,
-		       const struct ine_live *l, bool warn, u8 reason)
-{
-	struct nlattr *nest = nla_nest_start(skb, INE_A_SESSION);
-	u64 age_ms = div_u64(ktime_get_boottime_ns() - s->added_ns,
-			     NSEC_PER_MSEC);
-
-	if (!nest)
-		return -EMSGSIZE;
-	if (nla_put_u32(skb, INE_SESSION_A_ID, s->id) ||
-	    nla_put_u8(skb, INE_SESSION_A_PLANE, s->plane) ||
-	    nla_put_u8(skb, INE_SESSION_A_STATE, s->state) ||
-	    nla_put_u32(skb, INE_SESSION_A_DB_ID, s->db_id) ||
-	    nla_put_u32(skb, INE_SESSION_A_PEER_NODE_ID, s->peer_node_id) ||
-	    (s->peer_name[0] &&
-	     nla_put_string(skb, INE_SESSION_A_PEER_NAME, s->peer_name)) ||
-	    (s->cert_serial[0] &&
-	     nla_put_string(skb, INE_SESSION_A_CERT_SERIAL, s->cert_serial)) ||
-	    (s->cert_expiry &&
-	     nla_put_u64_64bit(skb, INE_SESSION_A_CERT_EXPIRY, s->cert_expiry,
-			       INE_SESSION_A_UNSPEC)) ||
-	    nla_put_u64_64bit(skb, INE_SESSION_A_AGE_MS, age_ms,
-			      INE_SESSION_A_UNSPEC) ||
-	    (l && put_live(skb, l, warn)) ||
-	    (reason && nla_put_u8(skb, INE_SESSION_A_DOWN_REASON, reason)))
-		goto err;
-	nla_nest_end(skb, nest);
-	return 0;
-err:
-	nla_nest_cancel(skb, nest);
-	return -EMSGSIZE;
-}
-
-static void multicast(struct ine_net *in, struct sk_buff *msg)
-{
-	genlmsg_multicast_netns(&ine_family, in->net, msg, 0, 0, GFP_KERNEL);
-}
-
-void ine_notify_session(struct ine_net *in, struct ine_session *s, u8 cmd,
-			u8 reason)
-{
-	struct ine_live l, *lp = NULL;
-	struct sk_buff *msg;
-	void *hdr;
-
-	if (!genl_has_listeners(&ine_family, in->net, 0))
-		return;
-	if (cmd != INE_CMD_EVENT_SESSION_DOWN && !ine_session_read_live(s, &l))
-		lp = &l;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, cmd);
-	if (!hdr || put_session(msg, s, lp, false, reason)) {
-		nlmsg_free(msg);
-		return;
-	}
-	genlmsg_end(msg, hdr);
-	multicast(in, msg);
-}
-
-void ine_notify_key_usage(struct ine_net *in, struct ine_session *s,
-			  u64 tx_seq, u64 rx_seq)
-{
-	struct sk_buff *msg;
-	struct nlattr *nest;
-	void *hdr;
-
-	pr_debug("session %u: %llu/%llu records under one key\n", s->id,
-		 tx_seq, rx_seq);
-	if (!genl_has_listeners(&ine_family, in->net, 0))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, INE_CMD_EVENT_KEY_USAGE);
-	if (!hdr)
-		goto err;
-	nest = nla_nest_start(msg, INE_A_SESSION);
-	if (!nest ||
-	    nla_put_u32(msg, INE_SESSION_A_ID, s->id) ||
-	    nla_put_u8(msg, INE_SESSION_A_PLANE, s->plane) ||
-	    nla_put_u32(msg, INE_SESSION_A_DB_ID, s->db_id) ||
-	    nla_put_u32(msg, INE_SESSION_A_PEER_NODE_ID, s->peer_node_id) ||
-	    nla_put_u64_64bit(msg, INE_SESSION_A_TX_REC_SEQ, tx_seq,
-			      INE_SESSION_A_UNSPEC) ||
-	    nla_put_u64_64bit(msg, INE_SESSION_A_RX_REC_SEQ, rx_seq,
-			      INE_SESSION_A_UNSPEC))
-		goto err;
-	nla_nest_end(msg, nest);
-	if (nla_put_u64_64bit(msg, INE_A_KEY_WARN_RECORDS, in->key_warn_records,
-			      INE_A_UNSPEC))
-		goto err;
-	genlmsg_end(msg, hdr);
-	multicast(in, msg);
-	return;
-err:
-	nlmsg_free(msg);
-}
-
-static int put_guard(struct sk_buff *skb, struct ine_guard *g, bool config)
-{
-	struct nlattr *nest = nla_nest_start(skb, INE_A_GUARD), *pn;
-	const struct ine_guard_ports *p;
-	unsigned int i;
-
-	if (!nest ||
-	    nla_put_u8(skb, INE_GUARD_A_MODE, READ_ONCE(g->mode)) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_PASSED,
-			      atomic64_read(&g->passed), INE_GUARD_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_UNREGISTERED,
-			      atomic64_read(&g->unregistered),
-			      INE_GUARD_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_DROPPED,
-			      atomic64_read(&g->dropped), INE_GUARD_A_UNSPEC) ||
-	    nla_put_u64_64bit(skb, INE_GUARD_A_DROPPED_BYTES,
-			      atomic64_read(&g->dropped_bytes),
-			      INE_GUARD_A_UNSPEC))
-		return -EMSGSIZE;
-	if (config) {
-		pn = nla_nest_start(skb, INE_GUARD_A_PORTS);
-		if (!pn)
-			return -EMSGSIZE;
-		rcu_read_lock();
-		p = rcu_dereference(g->ports);
-		for (i = 0; p && i < p->n; i++)
-			if (nla_put_u16(skb, INE_PORT_A_PORT, p->port[i]))
-				break;
-		rcu_read_unlock();
-		if (p && i < p->n)
-			return -EMSGSIZE;
-		nla_nest_end(skb, pn);
-	}
-	nla_nest_end(skb, nest);
-	return 0;
-}
-
-void ine_notify_guard(struct ine_net *in, const struct ine_tuple *t)
-{
-	struct sk_buff *msg;
-	struct nlattr *nest;
-	void *hdr;
-
-	if (!genl_has_listeners(&ine_family, in->net, 0))
-		return;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &ine_family, 0, INE_CMD_EVENT_GUARD_DROP);
-	if (!hdr || put_guard(msg, &in->guard, false))
-		goto err;
-	nest = nla_nest_start(msg, INE_A_SESSION);
-	if (!nest || put_tuple(msg, t))
-		goto err;
-	nla_nest_end(msg, nest);
-	genlmsg_end(msg, hdr);
-	multicast(in, msg);
-	return;
-err:
-	nlmsg_free(msg);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -401,8 +204,8 @@ static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *tb[INE_SESSION_A_MAX + 1];
 	struct ine_session *s;
 	struct socket *sock;
+	struct nlattr *nest, *id_attr;
 	struct sk_buff *reply;
-	struct nlattr *nest;
 	void *hdr;
 	u32 id;
 	int ret;
@@ -433,14 +236,25 @@ static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
 		if (ret)
 			goto err_session;
 	}
+	/* The whole reply is built before the socket is registered, its id
+	 * written in afterwards: once registered nothing can fail. */
 	reply = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!reply) {
 		ret = -ENOMEM;
 		goto err_session;
 	}
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_ADD);
+	if (!hdr)
+		goto err_reply;
+	nest = nla_nest_start(reply, INE_A_SESSION);
+	if (!nest)
+		goto err_reply;
+	id_attr = __nla_reserve(reply, INE_SESSION_A_ID, sizeof(u32));
+	nla_nest_end(reply, nest);
+	genlmsg_end(reply, hdr);
 
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
 	ret = ine_session_insert(in, s);
 	id = s->id;
 	mutex_unlock(&in->lock);
@@ -451,21 +265,9 @@ static int session_add_doit(struct sk_buff *skb, struct genl_info *info)
 			NL_SET_ERR_MSG(info->extack, "too many sessions");
 		goto err_reply;
 	}
-
-	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_ADD);
-	if (!hdr)
-		goto err_put;
-	nest = nla_nest_start(reply, INE_A_SESSION);
-	if (!nest || nla_put_u32(reply, INE_SESSION_A_ID, id))
-		goto err_put;
-	nla_nest_end(reply, nest);
-	genlmsg_end(reply, hdr);
+	*(u32 *)nla_data(id_attr) = id;
 	return genlmsg_reply(reply, info);
 
-err_put:
-	/* Registered; only the reply failed. The caller can find it by fd. */
-	nlmsg_free(reply);
-	return -EMSGSIZE;
 err_reply:
 	nlmsg_free(reply);
 err_session:
@@ -497,7 +299,7 @@ static int session_set_doit(struct sk_buff *skb, struct genl_info *info)
 	apply_fields(s, tb);
 	ine_session_changed(in);
 	if (s->state != old_state)
-		ine_notify_session(in, s, INE_CMD_EVENT_SESSION_STATE, 0);
+		ine_session_announce(in, s, INE_CMD_EVENT_SESSION_STATE, 0);
 out:
 	mutex_unlock(&in->lock);
 	return ret;
@@ -539,18 +341,17 @@ static int session_get_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!reply)
 		return -ENOMEM;
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
 	s = session_of(in, info, tb, &ret);
 	if (!s)
 		goto err;
 	ret = ine_session_read_live(s, &l);
 	if (ret)
 		goto err;
-	warn = ine_session_key_check(in, s, &l);
+	warn = ine_session_key_past(in, &l);
 	ret = -EMSGSIZE;
 	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_SESSION_GET);
 	if (!hdr || nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
-	    put_session(reply, s, &l, warn, 0))
+	    ine_put_session(reply, s, &l, warn, 0))
 		goto err;
 	mutex_unlock(&in->lock);
 	genlmsg_end(reply, hdr);
@@ -563,11 +364,6 @@ err:
 
 static int session_dump_start(struct netlink_callback *cb)
 {
-	struct ine_net *in = ine_net(sock_net(cb->skb->sk));
-
-	mutex_lock(&in->lock);
-	ine_registry_reap(in);
-	mutex_unlock(&in->lock);
 	cb->args[0] = 0;	/* next session id to visit */
 	return 0;
 }
@@ -589,7 +385,7 @@ static int session_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	xa_for_each_start(&in->sessions, index, s, index) {
 		if (ine_session_read_live(s, &l))
 			continue;	/* closed: never shown */
-		warn = ine_session_key_check(in, s, &l);
+		warn = ine_session_key_past(in, &l);
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
 				  cb->nlh->nlmsg_seq, &ine_family, NLM_F_MULTI,
 				  INE_CMD_SESSION_GET);
@@ -597,7 +393,7 @@ static int session_dump(struct sk_buff *skb, struct netlink_callback *cb)
 			break;
 		genl_dump_check_consistent(cb, hdr);
 		if (nla_put_u32(skb, INE_A_GENERATION, in->generation) ||
-		    put_session(skb, s, &l, warn, 0)) {
+		    ine_put_session(skb, s, &l, warn, 0)) {
 			genlmsg_cancel(skb, hdr);
 			break;
 		}
@@ -632,7 +428,7 @@ static void count(struct ine_net *in, struct totals *t)
 		t->tls13 += l.version == TLS_1_3_VERSION;
 		t->gcm128 += l.cipher == TLS_CIPHER_AES_GCM_128;
 		t->gcm256 += l.cipher == TLS_CIPHER_AES_GCM_256;
-		t->warn += ine_session_key_check(in, s, &l);
+		t->warn += ine_session_key_past(in, &l);
 	}
 }
 
@@ -667,6 +463,19 @@ static int put_totals(struct sk_buff *skb, const struct totals *t,
 	return 0;
 }
 
+static int put_guard_config(struct sk_buff *skb, struct ine_guard *g)
+{
+	struct ine_guard_counts c;
+	int ret;
+
+	ine_guard_read_counts(g, &c);
+	rcu_read_lock();
+	ret = ine_put_guard(skb, READ_ONCE(g->mode), &c,
+			    rcu_dereference(g->ports));
+	rcu_read_unlock();
+	return ret;
+}
+
 static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ine_net *in = ine_net(genl_info_net(info));
@@ -678,7 +487,6 @@ static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!reply)
 		return -ENOMEM;
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
 	count(in, &t);
 	hdr = genlmsg_put_reply(reply, info, &ine_family, 0, INE_CMD_GET_TOTALS);
 	if (!hdr ||
@@ -686,8 +494,10 @@ static int get_totals_doit(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(reply, INE_A_GENERATION, in->generation) ||
 	    nla_put_u64_64bit(reply, INE_A_KEY_WARN_RECORDS,
 			      in->key_warn_records, INE_A_UNSPEC) ||
+	    nla_put_u32(reply, INE_A_HANDSHAKE_MS,
+			READ_ONCE(in->guard.handshake_ms)) ||
 	    put_totals(reply, &t, in) ||
-	    put_guard(reply, &in->guard, true)) {
+	    put_guard_config(reply, &in->guard)) {
 		mutex_unlock(&in->lock);
 		nlmsg_free(reply);
 		return -EMSGSIZE;
@@ -726,6 +536,10 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 			      INE_KEY_WARN_RECORDS_MAX,
 			      "key-usage threshold must be 1 .. 2^48 records"))
 		return -EINVAL;
+	a = info->attrs[INE_A_HANDSHAKE_MS];
+	if (a && out_of_range(info, a, nla_get_u32(a), 1, INE_HANDSHAKE_MS_MAX,
+			      "handshake window must be 1 .. 600000 ms"))
+		return -EINVAL;
 	if (tb[INE_GUARD_A_PORTS]) {
 		nla_for_each_nested(a, tb[INE_GUARD_A_PORTS], rem) {
 			if (n == INE_GUARD_MAX_PORTS) {
@@ -751,6 +565,9 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "cannot install the guard hooks");
 		goto out;
 	}
+	if (info->attrs[INE_A_HANDSHAKE_MS])
+		WRITE_ONCE(in->guard.handshake_ms,
+			   nla_get_u32(info->attrs[INE_A_HANDSHAKE_MS]));
 	if (info->attrs[INE_A_KEY_WARN_RECORDS]) {
 		in->key_warn_records =
 			nla_get_u64(info->attrs[INE_A_KEY_WARN_RECORDS]);
@@ -791,8 +608,13 @@ static const struct genl_ops ine_ops[] = {
 	},
 };
 
+/* Events carry peer names, serials and addresses: listeners need
+ * CAP_NET_ADMIN over the namespace, like the commands that change them. */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#error "ine.ko needs GENL_MCAST_CAP_NET_ADMIN (Linux 6.1.66 or later)"
+#endif
 static const struct genl_multicast_group ine_mcgrps[] = {
-	{ .name = INE_MCGRP_EVENTS },
+	{ .name = INE_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family ine_family __ro_after_init = {
@@ -806,14 +628,23 @@ static struct genl_family ine_family __ro_after_init = {
 	.policy = ine_policy,
 	.module = THIS_MODULE,
 	.netnsok = true,
+	/* Every handler takes its namespace's in->lock itself: a slow or
+	 * looping reader in one namespace must not hold the global genl
+	 * mutex that every family on the host shares. */
+	.parallel_ops = true,
 };
 
 int __init ine_genl_init(void)
 {
-	return genl_register_family(&ine_family);
+	int ret = genl_register_family(&ine_family);
+
+	if (!ret)
+		ine_event_start(&ine_family);
+	return ret;
 }
 
 void __exit ine_genl_uninit(void)
 {
+	ine_event_stop();	/* no multicast after the family is gone */
 	genl_unregister_family(&ine_family);
 }

@@ -35,7 +35,7 @@
 #include <asm/unaligned.h>
 #include "netns.h"
 #include "session.h"
-#include "netlink.h"
+#include "event.h"
 
 #define INE_REAP_INTERVAL	HZ
 #define INE_KEY_CHECK_EVERY	5	/* reaper runs */
@@ -126,7 +126,7 @@ int ine_session_insert(struct ine_net *in, struct ine_session *s)
 	in->added++;
 	generation_bump(in);
 	reaper_kick(in);
-	ine_notify_session(in, s, INE_CMD_EVENT_SESSION_UP, 0);
+	ine_session_announce(in, s, INE_CMD_EVENT_SESSION_UP, 0);
 	return 0;
 }
 
@@ -146,7 +146,7 @@ void ine_session_remove(struct ine_net *in, struct ine_session *s, u8 reason)
 	in->count--;
 	in->removed++;
 	generation_bump(in);
-	ine_notify_session(in, s, INE_CMD_EVENT_SESSION_DOWN, reason);
+	ine_event_session(in, s, NULL, INE_CMD_EVENT_SESSION_DOWN, reason);
 	if (reason == INE_DOWN_CLOSED && READ_ONCE(s->sk->sk_state) != TCP_CLOSE)
 		list_add_tail(&s->closing, &in->closing);
 	else
@@ -173,7 +173,8 @@ struct ine_session *ine_session_by_sk(struct ine_net *in, struct sock *sk)
 	return s;
 }
 
-bool ine_registry_has_sk_rcu(struct ine_net *in, const struct sock *sk)
+struct ine_session *ine_registry_find_rcu(struct ine_net *in,
+					  const struct sock *sk)
 {
 	return by_sk_find(in, sk);
 }
@@ -228,10 +229,31 @@ static void read_tuple(const struct sock *sk, struct ine_tuple *t)
 }
 
 /*
- * Under lock_sock() the tls context cannot go away: tls_sk_proto_close()
- * frees the record sequence buffers and clears icsk_ulp_data within one
- * lock_sock() section, so we either see no context or a whole one.
+ * The tls context of sk if its ULP is live, under lock_sock(); else NULL.
+ *
+ * tls_sk_proto_close() frees the record sequence and IV buffers of every
+ * software direction (tls_sk_proto_cleanup()) and, in the same lock_sock()
+ * section, puts the socket's original proto back (sk_prot = ctx->sk_proto).
+ * It clears icsk_ulp_data too, but only when neither direction is device
+ * offloaded: with TX on a NIC the context stays attached until the socket
+ * is destroyed while its software RX buffers are already freed. So a
+ * non-NULL context is not enough; the proto tells whether close has run.
+ * The context itself outlives close as long as our reference on the socket
+ * (device case) or is no longer reachable (software case).
  */
+static const struct tls_context *live_tls_ctx(struct sock *sk)
+{
+	const struct tls_context *ctx;
+
+	sock_owned_by_me(sk);
+	if (!is_tls_ulp(sk))
+		return NULL;
+	ctx = tls_get_ctx(sk);
+	if (!ctx || READ_ONCE(sk->sk_prot) == ctx->sk_proto)
+		return NULL;
+	return ctx;
+}
+
 int ine_session_read_live(struct ine_session *s, struct ine_live *l)
 {
 	struct sock *sk = s->sk;
@@ -249,22 +271,28 @@ int ine_session_read_live(struct ine_session *s, struct ine_live *l)
 	l->tcp_state = sk->sk_state;
 	l->bytes_sent = tp->bytes_acked;
 	l->bytes_received = tp->bytes_received;
-	if (is_tls_ulp(sk)) {
-		ctx = tls_get_ctx(sk);
-		if (ctx) {
-			l->tls = true;
-			l->version = ctx->prot_info.version;
-			l->cipher = ctx->prot_info.cipher_type;
-			l->tx_conf = conf_of(ctx->tx_conf);
-			l->rx_conf = conf_of(ctx->rx_conf);
-			l->has_tx_seq = rec_seq(ctx, &ctx->tx, ctx->tx_conf,
-						&l->tx_seq);
-			l->has_rx_seq = rec_seq(ctx, &ctx->rx, ctx->rx_conf,
-						&l->rx_seq);
-		}
+	ctx = live_tls_ctx(sk);
+	if (ctx) {
+		l->tls = true;
+		l->version = ctx->prot_info.version;
+		l->cipher = ctx->prot_info.cipher_type;
+		l->tx_conf = conf_of(ctx->tx_conf);
+		l->rx_conf = conf_of(ctx->rx_conf);
+		l->has_tx_seq = rec_seq(ctx, &ctx->tx, ctx->tx_conf, &l->tx_seq);
+		l->has_rx_seq = rec_seq(ctx, &ctx->rx, ctx->rx_conf, &l->rx_seq);
 	}
 	release_sock(sk);
 	return 0;
+}
+
+/* An UP or STATE event with the live fields, if anyone listens. */
+void ine_session_announce(struct ine_net *in, struct ine_session *s, u8 cmd,
+			  u8 reason)
+{
+	struct ine_live l;
+
+	if (ine_event_listening(in) && !ine_session_read_live(s, &l))
+		ine_event_session(in, s, &l, cmd, reason);
 }
 
 int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack)
@@ -273,7 +301,8 @@ int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack)
 	int ret = 0;
 
 	lock_sock(sk);
-	if (!is_tls_ulp(sk) || !(ctx = tls_get_ctx(sk))) {
+	ctx = live_tls_ctx(sk);
+	if (!ctx) {
 		NL_SET_ERR_MSG(extack, "socket has no kernel TLS (tls ULP not attached)");
 		ret = -EINVAL;
 	} else if (ctx->tx_conf != TLS_SW && ctx->tx_conf != TLS_HW) {
@@ -285,6 +314,16 @@ int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack)
 	}
 	release_sock(sk);
 	return ret;
+}
+
+/* Whether either direction's record count reached the threshold; no
+ * state changes, no event (for queries). */
+bool ine_session_key_past(const struct ine_net *in, const struct ine_live *l)
+{
+	u64 thr = READ_ONCE(in->key_warn_records);
+
+	return (l->has_tx_seq && l->tx_seq >= thr) ||
+	       (l->has_rx_seq && l->rx_seq >= thr);
 }
 
 /* Announces a session once when either direction's record count reaches
@@ -299,7 +338,7 @@ bool ine_session_key_check(struct ine_net *in, struct ine_session *s,
 	lockdep_assert_held(&in->lock);
 	if (warn && !s->key_warned) {
 		s->key_warned = true;
-		ine_notify_key_usage(in, s, l->tx_seq, l->rx_seq);
+		ine_event_key_usage(in, s, l->tx_seq, l->rx_seq);
 	}
 	return warn;
 }

@@ -38,6 +38,7 @@ struct ine_session {
 	u32 id;
 	u8 plane, state;
 	bool key_warned;
+	bool tx_seen;			/* guard saw kernel TLS TX: latched */
 	u32 db_id, peer_node_id;
 	u64 cert_expiry;
 	u64 added_ns;			/* boottime */
@@ -60,8 +61,12 @@ bool ine_session_dead(const struct ine_session *s);
 int ine_session_read_live(struct ine_session *s, struct ine_live *l);
 bool ine_session_key_check(struct ine_net *in, struct ine_session *s,
 			   const struct ine_live *l);
+void ine_session_announce(struct ine_net *in, struct ine_session *s, u8 cmd,
+			  u8 reason);
+bool ine_session_key_past(const struct ine_net *in, const struct ine_live *l);
 int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack);
 void ine_registry_reap(struct ine_net *in);
-bool ine_registry_has_sk_rcu(struct ine_net *in, const struct sock *sk);
+struct ine_session *ine_registry_find_rcu(struct ine_net *in,
+					  const struct sock *sk);
 
 #endif

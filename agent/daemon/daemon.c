@@ -172,8 +172,9 @@ static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* The software relay keeps to the threshold an operator set in
-	 * ine.ko (inectl guard key-limit) for kernel-TLS sessions. */
-	if (d->relay && inenl_totals_get(d->nl, &t) == 0)
+	 * ine.ko (inectl guard key-limit) for kernel-TLS sessions; reading
+	 * the totals also lets inenl remember the guard for its replay. */
+	if (inenl_totals_get(d->nl, &t) == 0 && d->relay)
 		daemon_relay_key_limit(d->relay, t.key_warn_records);
 	/* A request may have noticed the reload first (and replayed): what
 	 * counts is whether a replay happened since the last look. */

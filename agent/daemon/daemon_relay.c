@@ -75,9 +75,9 @@ static void peer_cert(const struct tls_conn *tc, char *serial, size_t len, uint6
 }
 
 /* The listener registered the accepted socket before ALPN told the plane
- * (as control, HANDSHAKING; see listener.h). ine.ko cannot change a plane:
- * replace the entry. Nothing is written on fd in between (one thread), so
- * the guard has nothing to judge in the gap. */
+ * (as control, HANDSHAKING; see listener.h). SESSION_SET changes plane and
+ * state in place: no moment where the socket is unregistered, so the guard
+ * never drops a retransmitted final handshake flight. */
 static int reregister(struct inenl *nl, const struct inenl_session_add *a)
 {
 	struct inenl_session cur;
@@ -86,12 +86,7 @@ static int reregister(struct inenl *nl, const struct inenl_session_add *a)
 	rc = inenl_session_get(nl, 0, a->fd, &cur);
 	if (rc)
 		return rc;
-	if (cur.plane == a->plane)
-		return inenl_session_update(nl, cur.id, a);
-	rc = inenl_session_del(nl, cur.id, -1);
-	if (rc && rc != -ENOENT)
-		return rc;
-	return inenl_session_add(nl, a, NULL);
+	return inenl_session_update(nl, cur.id, a);
 }
 
 static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db,

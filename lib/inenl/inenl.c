@@ -10,20 +10,12 @@
 #include <netlink/genl/ctrl.h>
 #include "inenl/inenl.h"
 #include "inenl/inenl_reg.h"
+#include "inenl/inenl_internal.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
 
-struct inenl {
-	struct nl_sock *sk;
-	int family;
-	/* state of the request in flight */
-	int err;		/* kernel's errno (negative) from the ACK */
-	bool done, intr, stopped;
-	int cb_ret;
-	char errmsg[256];
-};
 
 /* One record for the whole process, not one per handle: the control plane
  * and the data plane use separate handles, and a socket registered through
@@ -31,9 +23,23 @@ struct inenl {
  * through the other.  ine.ko's registry is per namespace; so is an agent. */
 static struct inenl_reg reg;
 static bool replaying;
+
+bool inenl_replaying(void)
+{
+	return replaying;
+}
 static unsigned long replays;
 
 static void replay(struct inenl *nl);
+void inenl_guard_remember(int mode, const uint16_t *ports, unsigned int n);
+
+/* The last guard this process saw or set, for the replay after a reload. */
+static struct {
+	bool known;
+	uint8_t mode;
+	unsigned int nports;
+	uint16_t ports[INE_GUARD_MAX_PORTS];
+} guard_seen;
 
 /* ---- attribute readers: lengths checked, never trust the peer ---------- */
 
@@ -52,12 +58,12 @@ static uint16_t get16(const struct nlattr *a)
 	return has(a, 2) ? nla_get_u16((struct nlattr *)a) : 0;
 }
 
-static uint32_t get32(const struct nlattr *a)
+uint32_t inenl_attr_u32(const struct nlattr *a)
 {
 	return has(a, 4) ? nla_get_u32((struct nlattr *)a) : 0;
 }
 
-static uint64_t get64(const struct nlattr *a)
+uint64_t inenl_attr_u64(const struct nlattr *a)
 {
 	uint64_t v;
 
@@ -67,7 +73,7 @@ static uint64_t get64(const struct nlattr *a)
 	return v;
 }
 
-static void getstr(char *dst, size_t n, const struct nlattr *a)
+void inenl_attr_str(char *dst, size_t n, const struct nlattr *a)
 {
 	size_t len;
 
@@ -82,7 +88,7 @@ static void getstr(char *dst, size_t n, const struct nlattr *a)
 	dst[strnlen(dst, len)] = '\0';
 }
 
-static int nlerr_to_errno(int nlerr)
+int inenl_errno(int nlerr)
 {
 	switch (nlerr < 0 ? -nlerr : nlerr) {
 	case 0: return 0;
@@ -104,7 +110,7 @@ static void parse_tuple(struct nlattr **tb, struct inenl_session *s)
 	int alen;
 
 	s->family = get16(tb[INE_SESSION_A_FAMILY]);
-	alen = s->family == 10 /* AF_INET6 */ ? 16 : 4;
+	alen = s->family == AF_INET6 ? 16 : 4;
 	if (has(tb[INE_SESSION_A_SADDR], alen))
 		memcpy(s->saddr, nla_data(tb[INE_SESSION_A_SADDR]), alen);
 	if (has(tb[INE_SESSION_A_DADDR], alen))
@@ -113,27 +119,27 @@ static void parse_tuple(struct nlattr **tb, struct inenl_session *s)
 	s->dport = get16(tb[INE_SESSION_A_DPORT]);
 }
 
-static int parse_session(struct nlattr *nest, struct inenl_session *s)
+int inenl_parse_session(struct nlattr *nest, struct inenl_session *s)
 {
 	struct nlattr *tb[INE_SESSION_A_MAX + 1];
 
 	memset(s, 0, sizeof(*s));
 	if (!nest || nla_parse_nested(tb, INE_SESSION_A_MAX, nest, NULL) < 0)
 		return -EINVAL;
-	s->id = get32(tb[INE_SESSION_A_ID]);
+	s->id = inenl_attr_u32(tb[INE_SESSION_A_ID]);
 	s->plane = get8(tb[INE_SESSION_A_PLANE]);
 	s->state = get8(tb[INE_SESSION_A_STATE]);
-	s->db_id = get32(tb[INE_SESSION_A_DB_ID]);
-	s->peer_node_id = get32(tb[INE_SESSION_A_PEER_NODE_ID]);
-	getstr(s->peer_name, sizeof(s->peer_name), tb[INE_SESSION_A_PEER_NAME]);
-	getstr(s->cert_serial, sizeof(s->cert_serial),
+	s->db_id = inenl_attr_u32(tb[INE_SESSION_A_DB_ID]);
+	s->peer_node_id = inenl_attr_u32(tb[INE_SESSION_A_PEER_NODE_ID]);
+	inenl_attr_str(s->peer_name, sizeof(s->peer_name), tb[INE_SESSION_A_PEER_NAME]);
+	inenl_attr_str(s->cert_serial, sizeof(s->cert_serial),
 	       tb[INE_SESSION_A_CERT_SERIAL]);
-	s->cert_expiry = get64(tb[INE_SESSION_A_CERT_EXPIRY]);
-	s->age_ms = get64(tb[INE_SESSION_A_AGE_MS]);
+	s->cert_expiry = inenl_attr_u64(tb[INE_SESSION_A_CERT_EXPIRY]);
+	s->age_ms = inenl_attr_u64(tb[INE_SESSION_A_AGE_MS]);
 	parse_tuple(tb, s);
 	s->tcp_state = get8(tb[INE_SESSION_A_TCP_STATE]);
-	s->bytes_sent = get64(tb[INE_SESSION_A_BYTES_SENT]);
-	s->bytes_received = get64(tb[INE_SESSION_A_BYTES_RECEIVED]);
+	s->bytes_sent = inenl_attr_u64(tb[INE_SESSION_A_BYTES_SENT]);
+	s->bytes_received = inenl_attr_u64(tb[INE_SESSION_A_BYTES_RECEIVED]);
 	s->tls_version = get16(tb[INE_SESSION_A_TLS_VERSION]);
 	s->cipher = get16(tb[INE_SESSION_A_CIPHER]);
 	s->tx_conf = get8(tb[INE_SESSION_A_TX_CONF]);
@@ -141,14 +147,14 @@ static int parse_session(struct nlattr *nest, struct inenl_session *s)
 	s->has_tls = s->tls_version || s->cipher || s->tx_conf || s->rx_conf;
 	s->has_tx_seq = has(tb[INE_SESSION_A_TX_REC_SEQ], 8);
 	s->has_rx_seq = has(tb[INE_SESSION_A_RX_REC_SEQ], 8);
-	s->tx_rec_seq = get64(tb[INE_SESSION_A_TX_REC_SEQ]);
-	s->rx_rec_seq = get64(tb[INE_SESSION_A_RX_REC_SEQ]);
+	s->tx_rec_seq = inenl_attr_u64(tb[INE_SESSION_A_TX_REC_SEQ]);
+	s->rx_rec_seq = inenl_attr_u64(tb[INE_SESSION_A_RX_REC_SEQ]);
 	s->key_warn = tb[INE_SESSION_A_KEY_WARN] != NULL;
 	s->down_reason = get8(tb[INE_SESSION_A_DOWN_REASON]);
 	return 0;
 }
 
-static void parse_guard(struct nlattr *nest, struct inenl_guard *g)
+void inenl_parse_guard(struct nlattr *nest, struct inenl_guard *g)
 {
 	struct nlattr *tb[INE_GUARD_A_MAX + 1], *a;
 	int rem;
@@ -157,10 +163,10 @@ static void parse_guard(struct nlattr *nest, struct inenl_guard *g)
 	if (!nest || nla_parse_nested(tb, INE_GUARD_A_MAX, nest, NULL) < 0)
 		return;
 	g->mode = get8(tb[INE_GUARD_A_MODE]);
-	g->passed = get64(tb[INE_GUARD_A_PASSED]);
-	g->unregistered = get64(tb[INE_GUARD_A_UNREGISTERED]);
-	g->dropped = get64(tb[INE_GUARD_A_DROPPED]);
-	g->dropped_bytes = get64(tb[INE_GUARD_A_DROPPED_BYTES]);
+	g->passed = inenl_attr_u64(tb[INE_GUARD_A_PASSED]);
+	g->unregistered = inenl_attr_u64(tb[INE_GUARD_A_UNREGISTERED]);
+	g->dropped = inenl_attr_u64(tb[INE_GUARD_A_DROPPED]);
+	g->dropped_bytes = inenl_attr_u64(tb[INE_GUARD_A_DROPPED_BYTES]);
 	if (tb[INE_GUARD_A_PORTS])
 		nla_for_each_nested(a, tb[INE_GUARD_A_PORTS], rem)
 			if (nla_type(a) == INE_PORT_A_PORT && has(a, 2) &&
@@ -188,7 +194,7 @@ static int err_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 		    nla_parse(tb, NLMSGERR_ATTR_MAX,
 			      (struct nlattr *)((char *)e + off),
 			      (int)(h->nlmsg_len - NLMSG_HDRLEN - off), NULL) == 0)
-			getstr(nl->errmsg, sizeof(nl->errmsg),
+			inenl_attr_str(nl->errmsg, sizeof(nl->errmsg),
 			       tb[NLMSGERR_ATTR_MSG]);
 	}
 	return NL_STOP;
@@ -235,13 +241,13 @@ static int request_once(struct inenl *nl, struct nl_msg *msg,
 	ret = nl_send_auto(nl->sk, msg);
 	if (ret < 0) {
 		nl_cb_put(cb);
-		return nlerr_to_errno(ret);
+		return inenl_errno(ret);
 	}
 	while (!nl->done) {
 		ret = nl_recvmsgs(nl->sk, cb);
 		if (ret < 0 && !nl->done) {
 			nl_cb_put(cb);
-			return nlerr_to_errno(ret);
+			return inenl_errno(ret);
 		}
 	}
 	nl_cb_put(cb);
@@ -259,7 +265,7 @@ static int request_once(struct inenl *nl, struct nl_msg *msg,
  * had registered is registered again first (replay()), so a request about
  * one of those sessions finds it.
  */
-static int request(struct inenl *nl, struct nl_msg *msg,
+int inenl_request(struct inenl *nl, struct nl_msg *msg,
 		   nl_recvmsg_msg_cb_t valid, void *arg)
 {
 	int ret = request_once(nl, msg, valid, arg), fam;
@@ -278,7 +284,7 @@ static int request(struct inenl *nl, struct nl_msg *msg,
 	return ret;
 }
 
-static struct nl_msg *new_msg(struct inenl *nl, uint8_t cmd, int flags)
+struct nl_msg *inenl_msg_new(struct inenl *nl, uint8_t cmd, int flags)
 {
 	struct nl_msg *msg = nlmsg_alloc();
 
@@ -313,7 +319,7 @@ static struct nl_sock *connect_sock(int *family, int *err)
 	nl_socket_enable_msg_peek(sk);
 	return sk;
 err:
-	*err = nlerr_to_errno(ret);
+	*err = inenl_errno(ret);
 	if (*err == -EIO)
 		*err = -EPROTONOSUPPORT;
 	nl_socket_free(sk);
@@ -380,7 +386,7 @@ static struct nl_msg *session_msg(struct inenl *nl, uint8_t cmd, int flags,
 				  uint32_t id, int fd,
 				  const struct inenl_session_add *fields)
 {
-	struct nl_msg *msg = new_msg(nl, cmd, flags);
+	struct nl_msg *msg = inenl_msg_new(nl, cmd, flags);
 	struct nlattr *nest;
 
 	if (!msg)
@@ -407,7 +413,7 @@ static int add_reply(struct nl_msg *msg, void *arg)
 	uint32_t *id = arg;
 
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, INE_A_MAX, NULL) == 0 &&
-	    parse_session(tb[INE_A_SESSION], &s) == 0)
+	    inenl_parse_session(tb[INE_A_SESSION], &s) == 0)
 		*id = s.id;
 	return NL_OK;
 }
@@ -424,7 +430,7 @@ int inenl_session_add(struct inenl *nl, const struct inenl_session_add *a,
 	msg = session_msg(nl, INE_CMD_SESSION_ADD, NLM_F_ACK, 0, a->fd, a);
 	if (!msg)
 		return -ENOMEM;
-	ret = request(nl, msg, add_reply, &got);
+	ret = inenl_request(nl, msg, add_reply, &got);
 	if (ret == 0 && !replaying)
 		inenl_reg_add(&reg, a, got);
 	if (ret == 0 && id)
@@ -444,7 +450,7 @@ int inenl_session_set_state(struct inenl *nl, uint32_t id, int fd,
 	msg = session_msg(nl, INE_CMD_SESSION_SET, NLM_F_ACK, id, fd, &f);
 	if (!msg)
 		return -ENOMEM;
-	ret = request(nl, msg, NULL, NULL);
+	ret = inenl_request(nl, msg, NULL, NULL);
 	if (ret == 0)
 		inenl_reg_update(&reg, id, fd, &f);
 	return ret;
@@ -461,7 +467,7 @@ int inenl_session_update(struct inenl *nl, uint32_t id,
 	msg = session_msg(nl, INE_CMD_SESSION_SET, NLM_F_ACK, id, a->fd, a);
 	if (!msg)
 		return -ENOMEM;
-	ret = request(nl, msg, NULL, NULL);
+	ret = inenl_request(nl, msg, NULL, NULL);
 	if (ret == 0)
 		inenl_reg_update(&reg, id, a->fd, a);
 	return ret;
@@ -477,7 +483,7 @@ int inenl_session_del(struct inenl *nl, uint32_t id, int fd)
 	msg = session_msg(nl, INE_CMD_SESSION_DEL, NLM_F_ACK, id, fd, NULL);
 	if (!msg)
 		return -ENOMEM;
-	ret = request(nl, msg, NULL, NULL);
+	ret = inenl_request(nl, msg, NULL, NULL);
 	if (ret == 0 || ret == -ENOENT)
 		inenl_reg_del(&reg, id, fd);
 	return ret;
@@ -486,6 +492,35 @@ int inenl_session_del(struct inenl *nl, uint32_t id, int fd)
 /* Registers every remembered session again under the new family.  A socket
  * closed since (or its fd number now someone else's) is forgotten, never
  * registered: registration is what lets traffic past the guard. */
+void inenl_guard_remember(int mode, const uint16_t *ports, unsigned int n)
+{
+	if (mode >= 0)
+		guard_seen.mode = (uint8_t)mode;
+	if (n && n <= INE_GUARD_MAX_PORTS) {
+		memcpy(guard_seen.ports, ports, n * sizeof(*ports));
+		guard_seen.nports = n;
+	}
+	guard_seen.known = true;
+}
+
+/* The remembered guard onto a freshly loaded module, before any session:
+ * failing closed means the mode comes back first. */
+static void guard_restore(struct inenl *nl)
+{
+	struct inenl_totals now;
+	int mode = -1;
+
+	if (!guard_seen.known || inenl_totals_get(nl, &now) < 0)
+		return;
+	if (guard_seen.mode > now.guard.mode)
+		mode = guard_seen.mode;
+	if (mode < 0 && now.guard.nports == guard_seen.nports &&
+	    !memcmp(now.guard.ports, guard_seen.ports,
+		    guard_seen.nports * sizeof(guard_seen.ports[0])))
+		return;
+	inenl_config_set(nl, mode, guard_seen.ports, guard_seen.nports, 0);
+}
+
 static void replay(struct inenl *nl)
 {
 	struct inenl_session_add a;
@@ -495,6 +530,7 @@ static void replay(struct inenl *nl)
 	if (replaying)
 		return;
 	replaying = true;
+	guard_restore(nl);
 	while (i < reg.n) {
 		struct inenl_reg_entry *e = &reg.e[i];
 
@@ -523,7 +559,7 @@ int inenl_check(struct inenl *nl)
 		return -ENOENT;
 	fam = genl_ctrl_resolve(nl->sk, INE_GENL_NAME);
 	if (fam < 0)
-		return nlerr_to_errno(fam);
+		return inenl_errno(fam);
 	if (fam == nl->family)
 		return 0;
 	nl->family = fam;
@@ -560,9 +596,9 @@ static int session_reply(struct nl_msg *msg, void *arg)
 	if (w->nl->stopped)
 		return NL_SKIP;	/* drain the rest of the dump */
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, INE_A_MAX, NULL) < 0 ||
-	    parse_session(tb[INE_A_SESSION], &s) < 0)
+	    inenl_parse_session(tb[INE_A_SESSION], &s) < 0)
 		return NL_SKIP;
-	s.generation = get32(tb[INE_A_GENERATION]);
+	s.generation = inenl_attr_u32(tb[INE_A_GENERATION]);
 	ret = w->fn(&s, w->arg);
 	if (ret) {
 		w->nl->cb_ret = ret;
@@ -574,12 +610,12 @@ static int session_reply(struct nl_msg *msg, void *arg)
 int inenl_session_dump(struct inenl *nl, inenl_session_fn fn, void *arg)
 {
 	struct walk w = { nl, fn, arg };
-	struct nl_msg *msg = new_msg(nl, INE_CMD_SESSION_GET, NLM_F_DUMP);
+	struct nl_msg *msg = inenl_msg_new(nl, INE_CMD_SESSION_GET, NLM_F_DUMP);
 	int ret;
 
 	if (!msg)
 		return -ENOMEM;
-	ret = request(nl, msg, session_reply, &w);
+	ret = inenl_request(nl, msg, session_reply, &w);
 	if (ret == 0 && nl->intr)
 		ret = -EINTR;
 	return ret;
@@ -603,237 +639,6 @@ int inenl_session_get(struct inenl *nl, uint32_t id, int fd,
 	msg = session_msg(nl, INE_CMD_SESSION_GET, NLM_F_ACK, id, fd, NULL);
 	if (!msg)
 		return -ENOMEM;
-	return request(nl, msg, session_reply, &w);
+	return inenl_request(nl, msg, session_reply, &w);
 }
 
-/* ---- totals and configuration ------------------------------------------------ */
-
-static int totals_reply(struct nl_msg *msg, void *arg)
-{
-	struct inenl_totals *t = arg;
-	struct nlattr *tb[INE_A_MAX + 1], *tt[INE_TOTALS_A_MAX + 1];
-
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, INE_A_MAX, NULL) < 0)
-		return NL_SKIP;
-	getstr(t->version, sizeof(t->version), tb[INE_A_VERSION]);
-	t->generation = get32(tb[INE_A_GENERATION]);
-	t->key_warn_records = get64(tb[INE_A_KEY_WARN_RECORDS]);
-	parse_guard(tb[INE_A_GUARD], &t->guard);
-	if (!tb[INE_A_TOTALS] ||
-	    nla_parse_nested(tt, INE_TOTALS_A_MAX, tb[INE_A_TOTALS], NULL) < 0)
-		return NL_OK;
-	t->sessions = get32(tt[INE_TOTALS_A_SESSIONS]);
-	t->plane_control = get32(tt[INE_TOTALS_A_PLANE_CONTROL]);
-	t->plane_data = get32(tt[INE_TOTALS_A_PLANE_DATA]);
-	t->handshaking = get32(tt[INE_TOTALS_A_STATE_HANDSHAKING]);
-	t->offloaded = get32(tt[INE_TOTALS_A_STATE_OFFLOADED]);
-	t->software = get32(tt[INE_TOTALS_A_STATE_SOFTWARE]);
-	t->plaintext = get32(tt[INE_TOTALS_A_STATE_PLAINTEXT]);
-	t->tls12 = get32(tt[INE_TOTALS_A_TLS12]);
-	t->tls13 = get32(tt[INE_TOTALS_A_TLS13]);
-	t->aes_gcm_128 = get32(tt[INE_TOTALS_A_AES_GCM_128]);
-	t->aes_gcm_256 = get32(tt[INE_TOTALS_A_AES_GCM_256]);
-	t->key_warn = get32(tt[INE_TOTALS_A_KEY_WARN]);
-	t->added = get64(tt[INE_TOTALS_A_ADDED]);
-	t->removed = get64(tt[INE_TOTALS_A_REMOVED]);
-	return NL_OK;
-}
-
-int inenl_totals_get(struct inenl *nl, struct inenl_totals *t)
-{
-	struct nl_msg *msg = new_msg(nl, INE_CMD_GET_TOTALS, NLM_F_ACK);
-
-	memset(t, 0, sizeof(*t));
-	return msg ? request(nl, msg, totals_reply, t) : -ENOMEM;
-}
-
-int inenl_config_set(struct inenl *nl, int mode, const uint16_t *ports,
-		     unsigned int nports, uint64_t key_warn_records)
-{
-	struct nl_msg *msg = new_msg(nl, INE_CMD_SET_CONFIG, NLM_F_ACK);
-	struct nlattr *g, *p;
-	unsigned int i;
-
-	if (!msg)
-		return -ENOMEM;
-	if (mode >= 0 || nports) {
-		g = nla_nest_start(msg, INE_A_GUARD);
-		if (!g || (mode >= 0 &&
-			   nla_put_u8(msg, INE_GUARD_A_MODE, (uint8_t)mode)))
-			goto err;
-		if (nports) {
-			p = nla_nest_start(msg, INE_GUARD_A_PORTS);
-			if (!p)
-				goto err;
-			for (i = 0; i < nports; i++)
-				if (nla_put_u16(msg, INE_PORT_A_PORT, ports[i]))
-					goto err;
-			nla_nest_end(msg, p);
-		}
-		nla_nest_end(msg, g);
-	}
-	if (key_warn_records &&
-	    nla_put_u64(msg, INE_A_KEY_WARN_RECORDS, key_warn_records))
-		goto err;
-	return request(nl, msg, NULL, NULL);
-err:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
-}
-
-/* ---- events ----------------------------------------------------------------- */
-
-int inenl_events_open(struct inenl **out)
-{
-	struct inenl *nl;
-	int ret, grp;
-
-	ret = inenl_open(&nl);
-	if (ret)
-		return ret;
-	grp = genl_ctrl_resolve_grp(nl->sk, INE_GENL_NAME, INE_MCGRP_EVENTS);
-	if (grp < 0) {
-		ret = nlerr_to_errno(grp);
-		goto err;
-	}
-	ret = nl_socket_add_membership(nl->sk, grp);
-	if (ret < 0) {
-		ret = nlerr_to_errno(ret);
-		goto err;
-	}
-	nl_socket_disable_seq_check(nl->sk);
-	nl_socket_set_buffer_size(nl->sk, 1 << 20, 0);
-	ret = nl_socket_set_nonblocking(nl->sk);
-	if (ret < 0) {
-		ret = nlerr_to_errno(ret);
-		goto err;
-	}
-	*out = nl;
-	return 0;
-err:
-	inenl_close(nl);
-	return ret;
-}
-
-int inenl_events_fd(const struct inenl *nl)
-{
-	return nl_socket_get_fd(nl->sk);
-}
-
-struct ev_walk {
-	inenl_event_fn fn;
-	void *arg;
-};
-
-static int event_msg(struct nl_msg *msg, void *arg)
-{
-	struct ev_walk *w = arg;
-	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
-	struct nlattr *tb[INE_A_MAX + 1];
-	struct inenl_event ev;
-
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, INE_A_MAX, NULL) < 0)
-		return NL_SKIP;
-	if (gh->cmd < INE_CMD_EVENT_SESSION_UP || gh->cmd > INE_CMD_MAX)
-		return NL_SKIP;
-	memset(&ev, 0, sizeof(ev));
-	ev.type = (enum inenl_event_type)gh->cmd;
-	if (tb[INE_A_SESSION])
-		parse_session(tb[INE_A_SESSION], &ev.session);
-	parse_guard(tb[INE_A_GUARD], &ev.guard);
-	ev.key_warn_records = get64(tb[INE_A_KEY_WARN_RECORDS]);
-	w->fn(&ev, w->arg);
-	return NL_OK;
-}
-
-static int any_seq(struct nl_msg *msg, void *arg)
-{
-	(void)msg;
-	(void)arg;
-	return NL_OK;	/* multicast messages carry no request's sequence */
-}
-
-int inenl_events_read(struct inenl *nl, inenl_event_fn fn, void *arg)
-{
-	struct ev_walk w = { fn, arg };
-	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
-	int ret;
-
-	if (!cb)
-		return -ENOMEM;
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, event_msg, &w);
-	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, any_seq, NULL);
-	do
-		ret = nl_recvmsgs(nl->sk, cb);
-	while (ret >= 0);
-	nl_cb_put(cb);
-	if (ret == -NLE_AGAIN)
-		return 0;
-	if (ret == -NLE_NOMEM)
-		return -ENOBUFS;
-	return nlerr_to_errno(ret);
-}
-
-/* ---- names -------------------------------------------------------------------- */
-
-const char *inenl_plane_name(uint8_t plane)
-{
-	switch (plane) {
-	case INE_PLANE_CONTROL: return "control";
-	case INE_PLANE_DATA: return "data";
-	default: return "unknown";
-	}
-}
-
-const char *inenl_state_name(uint8_t state)
-{
-	switch (state) {
-	case INE_STATE_HANDSHAKING: return "handshaking";
-	case INE_STATE_OFFLOADED: return "offloaded";
-	case INE_STATE_SOFTWARE: return "software";
-	case INE_STATE_PLAINTEXT: return "plaintext";
-	default: return "unknown";
-	}
-}
-
-const char *inenl_conf_name(uint8_t conf)
-{
-	switch (conf) {
-	case INE_CONF_NONE: return "none";
-	case INE_CONF_SW: return "sw";
-	case INE_CONF_HW: return "hw";
-	case INE_CONF_HW_RECORD: return "hw-record";
-	default: return "unknown";
-	}
-}
-
-const char *inenl_guard_mode_name(uint8_t mode)
-{
-	switch (mode) {
-	case INE_GUARD_OFF: return "off";
-	case INE_GUARD_AUDIT: return "audit";
-	case INE_GUARD_ENFORCE: return "enforce";
-	default: return "unknown";
-	}
-}
-
-const char *inenl_cipher_name(uint16_t cipher)
-{
-	switch (cipher) {
-	case 0: return "none";
-	case TLS_CIPHER_AES_GCM_128: return "aes-128-gcm";
-	case TLS_CIPHER_AES_GCM_256: return "aes-256-gcm";
-	case TLS_CIPHER_CHACHA20_POLY1305: return "chacha20-poly1305";
-	default: return "other";
-	}
-}
-
-const char *inenl_version_name(uint16_t version)
-{
-	switch (version) {
-	case 0: return "none";
-	case TLS_1_2_VERSION: return "TLS1.2";
-	case TLS_1_3_VERSION: return "TLS1.3";
-	default: return "other";
-	}
-}

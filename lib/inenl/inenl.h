@@ -113,6 +113,7 @@ struct inenl_totals {
 	char version[32];
 	uint32_t generation;
 	uint64_t key_warn_records;
+	uint32_t handshake_ms;		/* the guard's handshake window */
 	uint32_t sessions, plane_control, plane_data;
 	uint32_t handshaking, offloaded, software, plaintext;
 	uint32_t tls12, tls13, aes_gcm_128, aes_gcm_256, key_warn;
@@ -126,6 +127,15 @@ int inenl_totals_get(struct inenl *nl, struct inenl_totals *t);
  * ports, key_warn_records == 0 leaves the threshold. */
 int inenl_config_set(struct inenl *nl, int mode, const uint16_t *ports,
 		     unsigned int nports, uint64_t key_warn_records);
+/* The guard's handshake window: how long a registered socket may send
+ * before its kernel TLS TX must be installed (1 .. INE_HANDSHAKE_MS_MAX). */
+int inenl_handshake_window_set(struct inenl *nl, uint32_t ms);
+
+/* The guard's mode and ports are module memory, so a reload of ine.ko would
+ * reset them. This process remembers the last ones it saw (totals_get) or
+ * set (config_set), and its replay after a reload restores them before it
+ * registers its sessions again, never loosening what the new module has
+ * (a stricter `options ine guard=` stays). */
 
 /* Events: a handle subscribed to the "events" group. Poll inenl_events_fd()
  * for reading, then call inenl_events_read(), which hands every pending

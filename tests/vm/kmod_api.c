@@ -554,7 +554,7 @@ static int run_unpriv(void)
 	struct seen seen = { .n = 0 };
 	struct inenl_totals t;
 	struct inenl_session s;
-	struct inenl *nl;
+	struct inenl *nl, *ev;
 	int c, sv;
 
 	MUST(getuid() != 0 && geteuid() != 0, "must run unprivileged");
@@ -569,6 +569,8 @@ static int run_unpriv(void)
 	CHECK_ERR(inenl_session_dump(nl, collect, &seen), 0);
 	CHECK(seen.n >= 1, "unprivileged dump saw %d sessions", seen.n);
 	CHECK_ERR(inenl_session_get(nl, 0, c, &s), -ENOENT);
+	/* events carry peer names and addresses: CAP_NET_ADMIN only */
+	CHECK_ERR(inenl_events_open(&ev), -EPERM);
 	inenl_close(nl);
 	return kt_failures ? 1 : 0;
 }

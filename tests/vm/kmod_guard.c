@@ -10,6 +10,11 @@
  *   serve honours KMOD_GUARD_RCVBUF (bytes) and KMOD_GUARD_DELAY (seconds
  *   to wait after the go-ahead before reading)
  *   kmod_guard events SECS     print the type of every event for SECS
+ *   kmod_guard window MS       set the guard's handshake window
+ *   kmod_guard keeper SECS     an agent's view for SECS: reads the totals
+ *        and checks for a module reload every 200 ms (inenl replays)
+ *   send honours KMOD_GUARD_LATE (seconds to wait before writing); send
+ *   mode plaintextdb registers an explicit plaintext database session
  */
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -146,6 +151,11 @@ static int sender(int argc, char *argv[])
 		MUST(inenl_session_add(nl, &a, &id) == 0, "register: %s",
 		     inenl_last_error(nl));
 	}
+	if (!strcmp(mode, "plaintextdb"))
+		MUST(inenl_session_set_state(nl, id, -1, INE_STATE_PLAINTEXT) == 0 &&
+		     inenl_session_update(nl, id, &(struct inenl_session_add){
+			     .fd = fd, .db_id = 7 }) == 0,
+		     "plaintext db: %s", inenl_last_error(nl));
 	if (!strcmp(mode, "ktls")) {
 		MUST(argc >= 8, "ktls needs version and bits");
 		kt_ktls(fd, true, version_of(argv[6]), atoi(argv[7]));
@@ -153,6 +163,8 @@ static int sender(int argc, char *argv[])
 		     "offloaded: %s", inenl_last_error(nl));
 	}
 	kt_read_all(fd, &c, 1);		/* the receiver is ready */
+	if (getenv("KMOD_GUARD_LATE"))
+		sleep((unsigned)atoi(getenv("KMOD_GUARD_LATE")));
 	kt_write_all(fd, buf, bytes);
 	if (getenv("KMOD_GUARD_CLOSE")) {	/* plain close(): FIN after the data */
 		close(fd);
@@ -214,6 +226,38 @@ static int events(int secs)
 	return 0;
 }
 
+static int window(uint32_t ms)
+{
+	struct inenl *nl;
+	int ret;
+
+	MUST(inenl_open(&nl) == 0, "inenl_open");
+	ret = inenl_handshake_window_set(nl, ms);
+	if (ret)
+		fprintf(stderr, "window: %s (%s)\n", strerror(-ret),
+			inenl_last_error(nl));
+	inenl_close(nl);
+	return ret ? 1 : 0;
+}
+
+static int keeper(int secs)
+{
+	time_t end = time(NULL) + secs;
+	struct inenl_totals t;
+	struct inenl *nl;
+
+	MUST(inenl_open(&nl) == 0, "inenl_open");
+	printf("keeping\n");
+	while (time(NULL) < end) {
+		inenl_totals_get(nl, &t);
+		inenl_check(nl);
+		usleep(200000);
+	}
+	printf("replays %lu\n", inenl_replays());
+	inenl_close(nl);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -223,6 +267,10 @@ int main(int argc, char *argv[])
 		return serve(atoi(argv[2]), atoi(argv[3]), argc, argv);
 	if (argc >= 6 && !strcmp(argv[1], "send"))
 		return sender(argc, argv);
+	if (argc == 3 && !strcmp(argv[1], "window"))
+		return window((uint32_t)atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "keeper"))
+		return keeper(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "events"))
 		return events(atoi(argv[2]));
 	fprintf(stderr, "usage: see the comment at the top of kmod_guard.c\n");

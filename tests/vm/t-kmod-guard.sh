@@ -21,8 +21,11 @@ transfer() {
 	$N2 tests/vm/kmod_guard serve 3342 40 $srv >$T/$name.srv &
 	spid=$!
 	for i in $(seq 100); do grep -q listening $T/$name.srv 2>/dev/null && break; sleep 0.1; done
-	$N1 env KMOD_GUARD_WAIT=${WAIT:-30} tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES $mode "$@" ||
-		fail "$name: sender failed"
+	# forwarded: node1's guard also drops node2's go-ahead byte to the
+	# container, so that sender waits for it until the timeout
+	timeout ${SENDTIMEOUT:-120} ip netns exec ${SENDNS:-node1} env KMOD_GUARD_WAIT=${WAIT:-30} \
+		tests/vm/kmod_guard send 10.77.0.2 3342 $BYTES $mode "$@" ||
+		[ -n "${SENDTIMEOUT:-}" ] || fail "$name: sender failed"
 	wait $spid
 	tail -n 1 $T/$name.srv
 }
@@ -60,6 +63,21 @@ expect_eq "registered: received" "$got" $BYTES
 c=$(counters)
 expect_eq "registered: dropped unchanged" "$(field "$c" 3)" "$(field "$before" 3)"
 [ "$(field "$c" 1)" -gt "$(field "$before" 1)" ] || fail "registered: passed not counted"
+
+step "enforce: a registered socket without kernel TLS TX is dropped once its handshake window ends"
+$N1 tests/vm/kmod_guard window 1000 || fail "window 1000"
+before=$(counters)
+export KMOD_GUARD_LATE=2
+got=$(WAIT=3 transfer late registered)
+expect_eq "late: received" "$got" 0
+c=$(counters)
+[ "$(field "$c" 3)" -gt "$(field "$before" 3)" ] || fail "late: drops not counted ($before -> $c)"
+
+step "enforce: an explicit plaintext database session passes after the window"
+got=$(transfer plaindb plaintextdb)
+expect_eq "plaintext db: received" "$got" $BYTES
+unset KMOD_GUARD_LATE
+$N1 tests/vm/kmod_guard window 10000 || fail "window 10000"
 
 for v in 12 13; do
 	step "enforce: a registered kTLS session (TLS$v) is unaffected"
@@ -104,8 +122,50 @@ $N2 ./inectl show dump | grep -q "^guard	off	3342	0	0	0	0$" ||
 	fail "node2 guard changed: $($N2 ./inectl show dump | grep ^guard)"
 $N1 tests/vm/kmod_guard config off || fail "config off"
 
-step "module parameter: guard=enforce from the first packet, in every namespace"
+step "enforce: plaintext forwarded from a container behind a bridge is dropped"
+# node1 hosts a container namespace ctr1 on its bridge ctrbr0 and routes
+# for it: the container's segments cross node1's FORWARD path only.
+$N1 ip link add ctrbr0 type bridge && $N1 ip link set ctrbr0 up &&
+	$N1 ip addr add 10.88.0.1/24 dev ctrbr0 && ip netns add ctr1 &&
+	$N1 ip link add ctrv0 type veth peer name eth0 netns ctr1 &&
+	$N1 ip link set ctrv0 master ctrbr0 up &&
+	ip -n ctr1 link set lo up && ip -n ctr1 addr add 10.88.0.2/24 dev eth0 &&
+	ip -n ctr1 link set eth0 up && ip -n ctr1 route add default via 10.88.0.1 &&
+	$N1 sysctl -qw net.ipv4.ip_forward=1 &&
+	$N2 ip route add 10.88.0.0/24 via 10.77.0.1 || fail "container topology"
+got=$(SENDNS=ctr1 transfer fwdoff plain)
+expect_eq "forwarded, guard off: received" "$got" $BYTES
+$N1 tests/vm/kmod_guard config enforce 3342 || fail "config enforce"
+before=$(counters)
+got=$(SENDNS=ctr1 SENDTIMEOUT=8 WAIT=3 transfer fwd plain)
+expect_eq "forwarded, enforce: received" "$got" 0
+c=$(counters)
+[ "$(field "$c" 3)" -gt "$(field "$before" 3)" ] || fail "forwarded: drops not counted ($before -> $c)"
+$N1 tests/vm/kmod_guard config off || fail "config off"
+ip netns del ctr1
+
+step "the guard survives rmmod/modprobe: a running agent's replay restores it"
 unload() { for i in $(seq 50); do rmmod ine 2>/dev/null && return 0; sleep 0.2; done; fail "rmmod ine"; }
+$N1 tests/vm/kmod_guard config enforce 3342 3343 || fail "config enforce"
+$N1 tests/vm/kmod_guard keeper 20 >$T/keeper &
+kpid=$!
+sleep 1
+unload
+note "unloaded"
+insmod "$TOP/ine.ko" || fail "insmod"
+note "loaded again"
+mode=""
+for i in $(seq 50); do
+	mode=$($N1 ./inectl show dump | awk -F'\t' '$1=="guard" {print $2, $3}')
+	[ "$mode" = "enforce 3342,3343" ] && break
+	sleep 0.2
+done
+[ "$mode" = "enforce 3342,3343" ] || { cat $T/keeper; dmesg | tail -n 20; }
+expect_eq "guard after reload" "$mode" "enforce 3342,3343"
+kill $kpid 2>/dev/null; wait $kpid 2>/dev/null
+$N1 tests/vm/kmod_guard config off 3342 || fail "config off"
+
+step "module parameter: guard=enforce from the first packet, in every namespace"
 unload
 insmod "$TOP/ine.ko" guard=bogus 2>$T/bogus && fail "insmod guard=bogus succeeded"
 dmesg | tail -n 5 | grep -q "guard=bogus: the guard mode is off, audit or enforce" ||

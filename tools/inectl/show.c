@@ -129,7 +129,7 @@ static const char *tcp_state_name(uint8_t st)
 static const char *addr(const uint8_t *a, uint16_t family, char *buf,
 			size_t len)
 {
-	if (!inet_ntop(family == 10 ? AF_INET6 : AF_INET, a, buf,
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, buf,
 		       (socklen_t)len))
 		snprintf(buf, len, "?");
 	return buf;
@@ -141,7 +141,7 @@ static const char *endpoint(const uint8_t *a, uint16_t port, uint16_t family,
 	char ip[64];
 
 	addr(a, family, ip, sizeof(ip));
-	snprintf(buf, len, family == 10 ? "[%s]:%u" : "%s:%u", ip, port);
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 	return buf;
 }
 

@@ -15,9 +15,12 @@
  *
  * Who may call: commands marked [admin] need CAP_NET_ADMIN in the user
  * namespace owning the network namespace (GENL_UNS_ADMIN_PERM) and fail with
- * -EPERM otherwise. Queries are open to every user, like /proc/net/tcp: they
- * carry addresses, peer names and counters, never keys (the module stores no
- * key material at all).
+ * -EPERM otherwise, and so does joining the "events" group. Queries are open
+ * to every user, like /proc/net/tcp: they carry addresses, peer names and
+ * counters, never keys (the module stores no key material at all). Queries
+ * change no state: they neither reap closed sessions nor send events.
+ * Requests run in parallel (parallel_ops): each takes only its namespace's
+ * lock, never the host-wide genetlink mutex.
  *
  * Errors: negative errno in the netlink ACK; the ACK also carries an extack
  * message (NLMSGERR_ATTR_MSG) naming the problem. Unknown attributes,
@@ -50,6 +53,8 @@
  *                                          < INE_SERIAL_LEN
  *     INE_SESSION_A_CERT_EXPIRY: NLA_U64   peer cert notAfter, unix seconds
  *   Reply: INE_CMD_SESSION_ADD carrying INE_A_SESSION { INE_SESSION_A_ID }.
+ *   The reply is built before the socket is registered: an error means
+ *   nothing was registered, success always carries the id.
  *   A socket can be registered once: -EEXIST for the second time. The
  *   registry keeps a reference on the socket (struct sock, not the file):
  *   closing the last fd ends the session by itself (it disappears from every
@@ -57,12 +62,14 @@
  *   Register before the first byte is written when the guard is enforcing.
  *   At most INE_MAX_SESSIONS per namespace (-ENOSPC).
  *
- * INE_CMD_SESSION_SET [admin]  change a session
+ * INE_CMD_SESSION_SET [admin]  change a session in place
  *   INE_A_SESSION: NLA_NESTED
  *     INE_SESSION_A_ID: NLA_U32  or  INE_SESSION_A_FD: NLA_U32  (exactly one;
  *                                          -ENOENT if no such session)
- *     INE_SESSION_A_STATE, _DB_ID, _PEER_NODE_ID, _PEER_NAME, _CERT_SERIAL,
- *     _CERT_EXPIRY: as for SESSION_ADD, each optional; given ones replace.
+ *     INE_SESSION_A_PLANE, _STATE, _DB_ID, _PEER_NODE_ID, _PEER_NAME,
+ *     _CERT_SERIAL, _CERT_EXPIRY: as for SESSION_ADD, each optional; given
+ *     ones replace. The socket stays registered throughout (the agent
+ *     learns the plane from ALPN after registering: no DEL/ADD gap).
  *   Setting INE_STATE_OFFLOADED is refused with -EINVAL unless the socket's
  *   "tls" ULP is attached and both TX and RX are configured (software or
  *   device offload).
@@ -117,6 +124,7 @@
  *     INE_A_VERSION: NLA_NUL_STRING        module version, e.g. "0.1.0"
  *     INE_A_GENERATION: NLA_U32
  *     INE_A_KEY_WARN_RECORDS: NLA_U64      key-usage warning threshold
+ *     INE_A_HANDSHAKE_MS: NLA_U32          the guard's handshake window
  *     INE_A_TOTALS: NLA_NESTED
  *       INE_TOTALS_A_SESSIONS: NLA_U32     live sessions
  *       INE_TOTALS_A_PLANE_CONTROL, _PLANE_DATA: NLA_U32
@@ -129,10 +137,13 @@
  *     INE_A_GUARD: NLA_NESTED
  *       INE_GUARD_A_MODE: NLA_U8           enum ine_guard_mode
  *       INE_GUARD_A_PORTS: NLA_NESTED      { INE_PORT_A_PORT: NLA_U16 }...
- *       INE_GUARD_A_PASSED: NLA_U64        payload segments of registered
- *                                          sessions on guarded ports
- *       INE_GUARD_A_UNREGISTERED: NLA_U64  payload segments of unregistered
- *                                          sockets seen (audit or enforce)
+ *       INE_GUARD_A_PASSED: NLA_U64        payload segments on guarded ports
+ *                                          that passed (see SET_CONFIG)
+ *       INE_GUARD_A_UNREGISTERED: NLA_U64  payload segments that did not:
+ *                                          unregistered sockets, and
+ *                                          registered ones past their
+ *                                          handshake window without kernel
+ *                                          TLS TX (audit or enforce)
  *       INE_GUARD_A_DROPPED: NLA_U64       of those, dropped (enforce)
  *       INE_GUARD_A_DROPPED_BYTES: NLA_U64 TCP payload bytes dropped
  *
@@ -144,12 +155,24 @@
  *                                          INE_PORT_A_PORT: NLA_U16 (1-65535)
  *   INE_A_KEY_WARN_RECORDS: NLA_U64        1 .. 2^48; default
  *                                          INE_KEY_WARN_RECORDS_DEFAULT
+ *   INE_A_HANDSHAKE_MS: NLA_U32            1 .. INE_HANDSHAKE_MS_MAX; default
+ *                                          INE_HANDSHAKE_MS_DEFAULT (10 s)
+ *   The guard is all or nothing: if its hooks cannot be installed the
+ *   request fails and neither mode nor ports change.
  *   Defaults for a new namespace: mode OFF (or the module parameter
  *   `guard=off|audit|enforce`, e.g. from /etc/modprobe.d), ports { 3342 }.
+ *   A module reload resets them; the agent (lib/inenl) remembers the guard
+ *   it last saw and restores it, before its sessions, when it replays.
  *   The guard looks at TCP segments leaving this namespace (NF_INET_LOCAL_OUT,
  *   IPv4 and IPv6) whose source or destination port is a guarded port and
- *   which carry payload. A segment from a registered session passes whatever
- *   its state (so handshake records pass). Any other is counted in AUDIT and
+ *   which carry payload. It checks state, not registration: a segment passes
+ *   only if its socket is a registered session and its kernel TLS TX is
+ *   installed (tls ULP with TX conf SW or HW; latched, so a closed session's
+ *   already encrypted tail still leaves), or the session is younger than the
+ *   handshake window (its handshake records), or it is registered PLAINTEXT
+ *   on the data plane with a database id (a database with encryption off).
+ *   Userspace-TLS (SOFTWARE) sessions therefore pass only within the window:
+ *   enforce requires kernel TLS. Any other segment is counted in AUDIT and
  *   counted and dropped in ENFORCE: the peer receives none of its bytes.
  *
  * Multicast group INE_MCGRP_EVENTS ("events"), messages:
@@ -187,6 +210,10 @@
 /* warn at 90% of the limit by default */
 #define INE_KEY_WARN_RECORDS_DEFAULT	21353909ULL
 #define INE_KEY_WARN_RECORDS_MAX	(1ULL << 48)
+/* the guard's handshake window: how long a registered socket may send
+ * without kernel TLS TX installed */
+#define INE_HANDSHAKE_MS_DEFAULT	10000
+#define INE_HANDSHAKE_MS_MAX		600000
 
 enum ine_plane {
 	INE_PLANE_UNSPEC,
@@ -257,6 +284,7 @@ enum ine_attr {
 	INE_A_VERSION,		/* NLA_NUL_STRING */
 	INE_A_GENERATION,	/* NLA_U32 */
 	INE_A_KEY_WARN_RECORDS,	/* NLA_U64 */
+	INE_A_HANDSHAKE_MS,	/* NLA_U32, the guard's handshake window */
 	__INE_A_LAST
 };
 #define INE_A_MAX (__INE_A_LAST - 1)
