@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
 
 #include "core/clock.h"
 #include "daemon/daemon_internal.h"
