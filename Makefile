@@ -94,10 +94,12 @@ unit: tests/unit/unit-tests circles
 	else cat build/unit.log; echo "unit tests FAILED (log: build/unit.log)"; exit 1; fi
 
 # No two files call each other both ways (tools/check-circles; the pairs
-# still to be broken are in tools/circles.allow).  Run with unit.
+# still to be broken are in tools/circles.allow).  Run with unit; kmod is
+# left to tests/host/t-check-circles.sh, as kbuild may be writing its
+# objects while this runs (make -j all unit).
 circles: agent/libine-agent.a agent/main.o $(INENL_LIB)
 	@mkdir -p build
-	@if tools/check-circles >build/circles.log 2>&1; then \
+	@if tools/check-circles agent lib/inenl >build/circles.log 2>&1; then \
 	  echo "check-circles: no new circles ($$(grep -c '^known:' build/circles.log) known, listed in tools/circles.allow)"; \
 	else cat build/circles.log; exit 1; fi
 
