@@ -18,6 +18,7 @@
 
 #include "tls/tls.h"
 #include "api/api.h"
+#include "api/api_routes.h"
 #include "core/config.h"
 #include "cp/cp.h"
 #include "daemon/daemon.h"
@@ -141,20 +142,22 @@ static SSL_CTX *relay_ctx(void *arg)
 	return cp_tls_ctx_new(arg, false);
 }
 
+/* The data-plane glue main() made; the control plane's hooks carry the
+ * daemon as their argument, so the glue is found here. */
+static struct daemon_relay *relay_glue;
+
 static void on_listener(void *arg, struct listener *l)
 {
-	struct daemon *d = arg;
-
-	if (d->relay)
-		daemon_relay_listener(d->relay, l);
+	(void)arg;
+	if (relay_glue)
+		daemon_relay_listener(relay_glue, l);
 }
 
 static void on_pki_changed(void *arg)
 {
-	struct daemon *d = arg;
-
-	if (d->relay)
-		daemon_relay_pki_changed(d->relay);
+	(void)arg;
+	if (relay_glue)
+		daemon_relay_pki_changed(relay_glue);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -169,7 +172,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		log_msg(LOG_LVL_ERR, "reload refused, previous configuration kept: %s", err);
 	else
 		log_msg(LOG_LVL_INFO, "reloaded configuration version %llu",
-			   (unsigned long long)d->cfg->version);
+			   (unsigned long long)daemon_config(d)->version);
 	sd_notify(0, "READY=1");
 }
 
@@ -180,7 +183,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_msg(LOG_LVL_INFO, "signal %d: stopping", (int)sig);
 	sd_notify(0, "STOPPING=1");
-	event_base_loopbreak(d->base);
+	event_base_loopbreak(daemon_base(d));
 }
 
 /*
@@ -222,7 +225,10 @@ int main(int argc, char **argv)
 	struct cp *cp = NULL;
 	struct event *ev_hup, *ev_term, *ev_int;
 	struct event_base *base;
-	struct daemon d;
+	struct daemon *d = NULL;
+	struct api *api = NULL;
+	struct api_routes rt = { &daemon_api_ops, NULL };
+	const struct config *cfg;
 	struct opts o;
 	char err[CONFIG_ERR_MAX] = "";
 	int rc;
@@ -243,16 +249,16 @@ int main(int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((rc = daemon_init(&d, base, o.state_dir, err, sizeof(err)))) {
+	if ((rc = daemon_new(base, o.state_dir, &d, err, sizeof(err)))) {
 		log_msg(LOG_LVL_ERR, "loading state from %s: %s", o.state_dir,
 			   *err ? err : strerror(-rc));
 		goto err_base;
 	}
 	if (!o.no_modules)
-		daemon_kmod_open(&d);
-	ev_hup = evsignal_new(base, SIGHUP, on_hup, &d);
-	ev_term = evsignal_new(base, SIGTERM, on_term, &d);
-	ev_int = evsignal_new(base, SIGINT, on_term, &d);
+		daemon_kmod_open(d);
+	ev_hup = evsignal_new(base, SIGHUP, on_hup, d);
+	ev_term = evsignal_new(base, SIGTERM, on_term, d);
+	ev_int = evsignal_new(base, SIGINT, on_term, d);
 	if (!ev_hup || !ev_term || !ev_int || evsignal_add(ev_hup, NULL) ||
 	    evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL)) {
 		log_msg(LOG_LVL_ERR, "installing signal handlers failed");
@@ -261,20 +267,26 @@ int main(int argc, char **argv)
 	}
 	ao.socket_path = o.api_socket;
 	if ((rc = mkdir_parent(o.api_socket)) ||
-	    (rc = api_create(base, &ao, &daemon_api_ops, &d, &d.api))) {
+	    (rc = api_create(base, &ao, &daemon_api_ops, d, &api))) {
 		log_msg(LOG_LVL_ERR, "REST API on %s: %s", o.api_socket,
 			   rc == -EADDRINUSE ? "another ined is serving it" : strerror(-rc));
 		goto err_sig;
 	}
-	if ((rc = daemon_relay_new(&d, &dr))) {
+	rt.ctx = d;
+	if ((rc = api_routes_register(api, &rt))) {
+		log_msg(LOG_LVL_ERR, "REST API routes: %s", strerror(-rc));
+		goto err_api;
+	}
+	if ((rc = daemon_relay_new(d, &dr))) {
 		log_msg(LOG_LVL_ERR, "data plane: %s", strerror(-rc));
 		goto err_api;
 	}
 	co.state_dir = o.state_dir;
-	co.pki_dir = d.pki_dir;
+	relay_glue = dr;
+	co.pki_dir = daemon_pki_dir(d);
 	co.port = (uint16_t)o.port;
 	co.bind_addr = o.bind_addr;
-	cp_hooks_daemon(&co.hooks, &d);
+	cp_hooks_daemon(&co.hooks, d);
 	co.hooks.listener_changed = on_listener;
 	co.hooks.pki_changed = on_pki_changed;
 	if ((rc = cp_new(base, &co, &cp, err, sizeof(err))) < 0) {
@@ -282,19 +294,20 @@ int main(int argc, char **argv)
 		goto err_relay;
 	}
 	daemon_relay_ctx_source(dr, relay_ctx, cp);
-	br = broker_start(&d, relay_ctx, cp, cp_port(cp));	/* libine; optional */
-	if ((rc = cp_attach(cp, &d, d.api)) < 0) {
+	br = broker_start(d, relay_ctx, cp, cp_port(cp));	/* libine; optional */
+	if ((rc = cp_attach(cp, d, api)) < 0) {
 		log_msg(LOG_LVL_ERR, "control plane: REST routes: %s", strerror(-rc));
 		goto err_cp;
 	}
 	if (cp_listener(cp))
-		on_listener(&d, cp_listener(cp));
+		on_listener(d, cp_listener(cp));
+	cfg = daemon_config(d);
 	log_msg(LOG_LVL_INFO, "ready: cluster %s, configuration version %llu, API on %s, "
 		   "kernel TLS %s, ine.ko %s",
-		   d.cfg->cluster_id[0] ? d.cfg->cluster_name : "(none)",
-		   (unsigned long long)d.cfg->version, o.api_socket,
-		   d.ktls_available ? "available" : "unavailable",
-		   d.nl ? "loaded" : "not loaded");
+		   cfg->cluster_id[0] ? cfg->cluster_name : "(none)",
+		   (unsigned long long)cfg->version, o.api_socket,
+		   daemon_ktls_available(d) ? "available" : "unavailable",
+		   daemon_nl(d) ? "loaded" : "not loaded");
 	sd_notify(0, "READY=1");
 
 	event_base_dispatch(base);
@@ -304,9 +317,10 @@ err_cp:
 	broker_free(br);
 	cp_free(cp);
 err_relay:
+	relay_glue = NULL;
 	daemon_relay_free(dr);
 err_api:
-	api_destroy(d.api);
+	api_destroy(api);
 err_sig:
 	if (ev_int)
 		event_free(ev_int);
@@ -314,7 +328,7 @@ err_sig:
 		event_free(ev_term);
 	if (ev_hup)
 		event_free(ev_hup);
-	daemon_fini(&d);
+	daemon_free(d);
 err_base:
 	event_base_free(base);
 out:

@@ -14,7 +14,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api/api.h"
-#include "api/api_routes.h"
 
 #define API_MAX_IDS 4
 
@@ -411,8 +410,6 @@ int api_create(struct event_base *base, const struct api_options *opt,
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(api->http, on_request, api);
-	if ((rc = api_routes_register(api)))
-		goto err_http;
 	if ((rc = listen_unix(api->path, &fd)))
 		goto err_http;
 	api->bound = evhttp_accept_socket_with_handle(api->http, fd);
@@ -451,11 +448,4 @@ void api_destroy(struct api *api)
 	}
 	free(api->path);
 	free(api);
-}
-
-/* For api_routes.c. */
-const struct api_ops *api_ops_get(struct api_req *req, void **ctx)
-{
-	*ctx = req->api->ctx;
-	return req->api->ops;
 }

@@ -1,24 +1,29 @@
 /* api_routes.c — the REST endpoints.  Every write copies the live
  * configuration, edits the copy, validates it whole and commits it through
- * api_req_commit; any refusal replies 4xx before anything is committed. */
+ * api_req_commit; any refusal replies 4xx before anything is committed.
+ * Each handler's `arg` is the struct api_routes it was registered with: the
+ * ops and context it reads through (api.c knows nothing of this file). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_routes.h"
 
-static const struct config *cur(struct api_req *req, const struct api_ops **ops, void **ctx)
+static const struct config *cur(void *arg, const struct api_ops **ops, void **ctx)
 {
-	*ops = api_ops_get(req, ctx);
-	return (*ops)->config_get(*ctx);
+	const struct api_routes *rt = arg;
+
+	*ops = rt->ops;
+	*ctx = rt->ctx;
+	return rt->ops->config_get(rt->ctx);
 }
 
 /* A private copy of the live configuration to edit; NULL after replying. */
-static struct config *edit_begin(struct api_req *req, bool need_cluster)
+static struct config *edit_begin(struct api_req *req, void *arg, bool need_cluster)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	struct config *next = NULL;
 
 	if (need_cluster && !c->cluster_id[0]) {
@@ -75,8 +80,7 @@ static void bdbs_create(struct api_req *req, void *arg)
 	char err[CONFIG_ERR_MAX];
 	uint32_t id;
 
-	(void)arg;
-	if (!body || !(next = edit_begin(req, true)))
+	if (!body || !(next = edit_begin(req, arg, true)))
 		return;
 	b.encrypt = next->policy_encrypt;  /* new databases follow the policy */
 	if (config_bdb_from_json(body, &b, false, "body", err, sizeof(err))) {
@@ -103,7 +107,7 @@ static void bdbs_list(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	json_t *a;
 
 	if (api_req_method(req) == API_POST) {
@@ -121,13 +125,12 @@ static void bdb_one(struct api_req *req, void *arg)
 	uint32_t id = api_req_id(req, 0);
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	struct config_bdb *b = config_bdb_find(c, id);
 	struct config *next;
 	char err[CONFIG_ERR_MAX];
 	json_t *body;
 
-	(void)arg;
 	if (!b) {
 		api_req_error(req, 404, "bdb_not_found", "database %u does not exist", id);
 		return;
@@ -144,7 +147,7 @@ static void bdb_one(struct api_req *req, void *arg)
 					      id, c->routes[i].id);
 				return;
 			}
-		if (!(next = edit_begin(req, true)))
+		if (!(next = edit_begin(req, arg, true)))
 			return;
 		b = config_bdb_find(next, id);
 		config_bdb_clear(b);
@@ -154,7 +157,7 @@ static void bdb_one(struct api_req *req, void *arg)
 		return;
 	}
 	/* PUT: any subset of name, data_internode_encryption, targets. */
-	if (!(body = api_req_body(req)) || !(next = edit_begin(req, true)))
+	if (!(body = api_req_body(req)) || !(next = edit_begin(req, arg, true)))
 		return;
 	b = config_bdb_find(next, id);
 	if (config_bdb_from_json(body, b, true, "body", err, sizeof(err))) {
@@ -172,11 +175,10 @@ static void policy(struct api_req *req, void *arg)
 	static const char *const keys[] = { "data_internode_encryption", NULL };
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	struct config *next;
 	json_t *body, *v;
 
-	(void)arg;
 	if (api_req_method(req) == API_GET) {
 		api_req_reply(req, 200, config_policy_to_json(c));
 		return;
@@ -194,7 +196,7 @@ static void policy(struct api_req *req, void *arg)
 			      "body.data_internode_encryption: expected true or false");
 		return;
 	}
-	if (!(next = edit_begin(req, true)))
+	if (!(next = edit_begin(req, arg, true)))
 		return;
 	next->policy_encrypt = json_is_true(v);
 	edit_commit(req, next, config_policy_to_json(next));
@@ -213,13 +215,12 @@ static void cluster(struct api_req *req, void *arg)
 	static const char *const keys[] = { "name", "node_name", "address", NULL };
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	char name[CONFIG_NAME_MAX], node[CONFIG_NAME_MAX] = "", addr[CONFIG_ADDR_MAX] = "";
 	char err[CONFIG_ERR_MAX] = "";
 	json_t *body, *v;
 	int rc;
 
-	(void)arg;
 	if (api_req_method(req) == API_GET) {
 		if (!c->cluster_id[0]) {
 			api_req_error(req, 404, "no_cluster", "this node is not in a cluster");
@@ -288,10 +289,9 @@ static void nodes_list(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	json_t *a = json_array();
 
-	(void)arg;
 	for (size_t i = 0; a && i < c->n_nodes; i++)
 		json_array_append_new(a, config_node_to_json(&c->nodes[i]));
 	api_req_reply(req, 200, a);
@@ -301,10 +301,9 @@ static void node_one(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	struct config_node *n = config_node_find(c, api_req_id(req, 0));
 
-	(void)arg;
 	if (!n) {
 		api_req_error(req, 404, "node_not_found", "node %u does not exist",
 			      api_req_id(req, 0));
@@ -318,8 +317,7 @@ static void config_whole(struct api_req *req, void *arg)
 	const struct api_ops *ops;
 	void *ctx;
 
-	(void)arg;
-	api_req_reply(req, 200, config_to_json(cur(req, &ops, &ctx)));
+	api_req_reply(req, 200, config_to_json(cur(arg, &ops, &ctx)));
 }
 
 /* ---- certificates ---------------------------------------------------- */
@@ -335,13 +333,12 @@ static void certs(struct api_req *req, void *arg)
 	struct api_cert_upload up;
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	char err[CONFIG_ERR_MAX] = "";
 	json_t *body, *list, *e;
 	size_t i;
 	int rc;
 
-	(void)arg;
 	memset(&up, 0, sizeof(up));
 	if (api_req_method(req) == API_GET) {
 		api_req_reply(req, 200, ops->certs_get ? ops->certs_get(ctx) :
@@ -438,11 +435,10 @@ static void certs_rotate(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	char err[CONFIG_ERR_MAX] = "";
 	int rc;
 
-	(void)arg;
 	if (!c->cluster_id[0]) {
 		api_req_error(req, 409, "no_cluster", "this node is not in a cluster yet");
 		return;
@@ -487,10 +483,9 @@ static void status(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	json_t *nodes = json_array(), *peers, *o;
 
-	(void)arg;
 	if (ops->status_local && (o = ops->status_local(ctx)))
 		json_array_append_new(nodes, o);
 	if (ops->status_peers && (peers = ops->status_peers(ctx))) {
@@ -511,8 +506,7 @@ static void alerts(struct api_req *req, void *arg)
 	const struct api_ops *ops;
 	void *ctx;
 
-	(void)arg;
-	cur(req, &ops, &ctx);
+	cur(arg, &ops, &ctx);
 	api_req_reply(req, 200, ops->alerts_get ? ops->alerts_get(ctx) : json_array());
 }
 
@@ -525,8 +519,7 @@ static void metrics(struct api_req *req, void *arg)
 	FILE *f;
 	int rc = -ENOSYS;
 
-	(void)arg;
-	cur(req, &ops, &ctx);
+	cur(arg, &ops, &ctx);
 	f = open_memstream(&text, &len);
 	if (!f) {
 		api_req_error(req, 500, "internal_error", "out of memory");
@@ -559,7 +552,7 @@ static void routes_list(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	json_t *a;
 	struct config *next;
 	struct config_route r;
@@ -567,7 +560,6 @@ static void routes_list(struct api_req *req, void *arg)
 	json_t *body, *out;
 	uint32_t id;
 
-	(void)arg;
 	if (api_req_method(req) == API_GET) {
 		a = json_array();
 		for (size_t i = 0; a && i < c->n_routes; i++)
@@ -590,7 +582,7 @@ static void routes_list(struct api_req *req, void *arg)
 			      r.bdb);
 		return;
 	}
-	if (!(next = edit_begin(req, true)))
+	if (!(next = edit_begin(req, arg, true)))
 		return;
 	if (config_route_add(next, &r, &id)) {
 		config_free(next);
@@ -612,12 +604,11 @@ static void route_one(struct api_req *req, void *arg)
 {
 	const struct api_ops *ops;
 	void *ctx;
-	const struct config *c = cur(req, &ops, &ctx);
+	const struct config *c = cur(arg, &ops, &ctx);
 	uint32_t id = api_req_id(req, 0);
 	struct config_route *r = config_route_find(c, id);
 	struct config *next;
 
-	(void)arg;
 	if (!r) {
 		api_req_error(req, 404, "route_not_found", "route %u does not exist", id);
 		return;
@@ -626,13 +617,13 @@ static void route_one(struct api_req *req, void *arg)
 		api_req_reply(req, 200, config_route_to_json(r));
 		return;
 	}
-	if (!(next = edit_begin(req, true)))
+	if (!(next = edit_begin(req, arg, true)))
 		return;
 	config_route_del(next, id);
 	edit_commit(req, next, NULL);
 }
 
-int api_routes_register(struct api *api)
+int api_routes_register(struct api *api, const struct api_routes *rt)
 {
 	static const struct {
 		unsigned int methods;
@@ -658,7 +649,7 @@ int api_routes_register(struct api *api)
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if ((rc = api_route_add(api, table[i].methods, table[i].pattern, table[i].fn,
-					NULL)))
+					(void *)rt)))
 			return rc;
 	return 0;
 }

@@ -1,13 +1,19 @@
-/* api_routes.h — the built-in REST endpoints (api_routes.c), registered by
- * api_create before any other part adds or overrides routes. */
+/* api_routes.h — the built-in REST endpoints (api_routes.c).
+ *
+ * Registered by whoever created the api (after api_create, before any other
+ * part adds or overrides routes).  The handlers read the configuration and
+ * call the ops through `rt`, which they get as their route argument: it must
+ * outlive the api. */
 #ifndef INE_API_ROUTES_H
 #define INE_API_ROUTES_H
 
 #include "api/api.h"
 
-int api_routes_register(struct api *api);
+struct api_routes {
+	const struct api_ops *ops;
+	void *ctx;
+};
 
-/* The ops table and context a request's api was created with (api.c). */
-const struct api_ops *api_ops_get(struct api_req *req, void **ctx);
+int api_routes_register(struct api *api, const struct api_routes *rt);
 
 #endif /* INE_API_ROUTES_H */

@@ -1017,7 +1017,7 @@ fail:
 
 static const struct config *hk_config_get(void *arg)
 {
-	return ((struct daemon *)arg)->cfg;
+	return daemon_config(arg);
 }
 
 static int hk_config_apply(void *arg, struct config *next, char *err,
@@ -1028,7 +1028,7 @@ static int hk_config_apply(void *arg, struct config *next, char *err,
 
 static struct pki_state *hk_pki_get(void *arg)
 {
-	return ((struct daemon *)arg)->pki;
+	return daemon_pki(arg);
 }
 
 static void hk_pki_set(void *arg, struct pki_state *st)
@@ -1315,12 +1315,9 @@ int cp_attach(struct cp *cp, struct daemon *d, struct api *api)
 {
 	int rc;
 
-	d->listener_stats = listener_stats_hook;
-	d->listener_stats_arg = cp;
-	d->commit_hook = commit_hook;
-	d->commit_arg = cp;
-	d->status_peers = peers_hook;
-	d->status_peers_arg = cp;
+	daemon_set_listener_stats(d, listener_stats_hook, cp);
+	daemon_set_commit_hook(d, commit_hook, cp);
+	daemon_set_status_peers(d, peers_hook, cp);
 	if ((rc = api_route_add(api, API_POST, "/v1/cluster", route_create, cp)) ||
 	    (rc = api_route_add(api, API_POST, "/v1/cluster/join-token",
 				route_token, cp)) ||

@@ -1,5 +1,6 @@
-/* daemon.c — live configuration, the commit/apply path, and the API ops
- * backed by them.  See daemon.h. */
+/* daemon.c — the daemon's lifecycle and its one change path: loading the
+ * state directory, ine.ko and PKI timers, watches, commit/apply/reload, and
+ * the getters and setters other parts use.  See daemon.h. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -10,17 +11,13 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
 
 #include "core/clock.h"
-#include "daemon/daemon.h"
-#include "daemon/daemon_relay.h"
+#include "daemon/daemon_internal.h"
 #include "tls/tls.h"
 #include "inenl/inenl.h"
 #include "dp/keylimit.h"
-#include "tls/listener.h"
 #include "core/log.h"
-#include "api/metrics.h"
 #include "pki/pki.h"
 #include "pki/rotalert.h"
 
@@ -32,7 +29,7 @@ static int path_join(char **out, const char *dir, const char *name)
 	return asprintf(out, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
 }
 
-static void probe_kernel(struct daemon *d)
+void daemon_probe_kernel(struct daemon *d)
 {
 	d->kmod_loaded = access("/sys/module/ine", F_OK) == 0;
 	d->ktls_available = !tls_kernel_tls_is_off() &&
@@ -100,12 +97,15 @@ void daemon_pki_set(struct daemon *d, struct pki_state *pki)
 		evtimer_add(d->pki_timer, &now);
 }
 
-int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir,
-		char *err, size_t errlen)
+int daemon_new(struct event_base *base, const char *state_dir, struct daemon **out,
+	       char *err, size_t errlen)
 {
+	struct daemon *d = calloc(1, sizeof(*d));
 	int rc;
 
-	memset(d, 0, sizeof(*d));
+	*out = NULL;
+	if (!d)
+		return -ENOMEM;
 	d->base = base;
 	if (!(d->state_dir = strdup(state_dir)) ||
 	    path_join(&d->config_path, state_dir, "config.json") ||
@@ -152,10 +152,11 @@ int daemon_init(struct daemon *d, struct event_base *base, const char *state_dir
 			daemon_pki_set(d, pki);
 		rc = 0;
 	}
-	probe_kernel(d);
+	daemon_probe_kernel(d);
+	*out = d;
 	return 0;
 err:
-	daemon_fini(d);
+	daemon_free(d);
 	return rc;
 }
 
@@ -174,8 +175,8 @@ static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
 	/* The software relay keeps to the threshold an operator set in
 	 * ine.ko (inectl guard key-limit) for kernel-TLS sessions; reading
 	 * the totals also lets inenl remember the guard for its replay. */
-	if (inenl_totals_get(d->nl, &t) == 0 && d->relay)
-		daemon_relay_key_limit(d->relay, t.key_warn_records);
+	if (inenl_totals_get(d->nl, &t) == 0 && d->dp && d->dp->key_limit)
+		d->dp->key_limit(d->dp_arg, t.key_warn_records);
 	/* A request may have noticed the reload first (and replayed): what
 	 * counts is whether a replay happened since the last look. */
 	inenl_check(d->nl);
@@ -187,6 +188,15 @@ static void kmod_check_cb(evutil_socket_t fd, short what, void *arg)
 			log_msg(LOG_LVL_WARN, "ine.ko events after the reload: not subscribed; "
 				"sessions nearing the key limit are not replaced");
 	}
+}
+
+/* The key limit asks the data plane, whichever is installed then, to
+ * replace a session. */
+static int session_retire(void *arg, int fd, const char *why)
+{
+	struct daemon *d = arg;
+
+	return d->dp && d->dp->retire ? d->dp->retire(d->dp_arg, fd, why) : -ENOENT;
 }
 
 int daemon_kmod_open(struct daemon *d)
@@ -203,15 +213,17 @@ int daemon_kmod_open(struct daemon *d)
 	d->kmod_timer = event_new(d->base, -1, EV_PERSIST, kmod_check_cb, d);
 	if (d->kmod_timer)
 		evtimer_add(d->kmod_timer, &tv);
-	rc = keylimit_start(d, &d->keylimit);
+	rc = keylimit_start(d->base, d->nl, session_retire, d, &d->keylimit);
 	if (rc)
 		log_msg(LOG_LVL_WARN, "ine.ko events: %s; sessions nearing the AES-GCM key "
 			"limit will not be replaced", strerror(-rc));
 	return 0;
 }
 
-void daemon_fini(struct daemon *d)
+void daemon_free(struct daemon *d)
 {
+	if (!d)
+		return;
 	if (d->kmod_timer)
 		event_free(d->kmod_timer);
 	d->kmod_timer = NULL;
@@ -230,8 +242,7 @@ void daemon_fini(struct daemon *d)
 	free(d->config_path);
 	free(d->pki_dir);
 	free(d->state_dir);
-	d->cfg = NULL;
-	d->config_path = d->state_dir = d->pki_dir = NULL;
+	free(d);
 }
 
 int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, daemon_check_fn check,
@@ -244,6 +255,16 @@ int daemon_watch_add(struct daemon *d, daemon_watch_fn fn, daemon_check_fn check
 	d->watch[d->n_watch].arg = arg;
 	d->n_watch++;
 	return 0;
+}
+
+/* The slot stays (fn NULL, skipped): watchers are few and long-lived. */
+void daemon_watch_remove(struct daemon *d, void *arg)
+{
+	for (int i = 0; i < d->n_watch; i++)
+		if (d->watch[i].arg == arg) {
+			d->watch[i].fn = NULL;
+			d->watch[i].check = NULL;
+		}
 }
 
 /* One journal line per change an operator cares about. */
@@ -358,7 +379,7 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	struct config *next = NULL;
 	int rc;
 
-	probe_kernel(d);
+	daemon_probe_kernel(d);
 	rc = config_load(d->config_path, &next, err, errlen);
 	if (rc == -ENOENT) {
 		snprintf(err, errlen, "%s: missing", d->config_path);
@@ -386,435 +407,76 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- API ops --------------------------------------------------------- */
+/* ---- getters and setters ---------------------------------------------- */
 
-static const struct config *op_config_get(void *ctx)
+const struct config *daemon_config(const struct daemon *d)
 {
-	return ((struct daemon *)ctx)->cfg;
+	return d->cfg;
 }
 
-static int op_commit(void *ctx, struct api_req *req, struct config *next, char *err,
-		     size_t errlen)
+uint32_t daemon_self(const struct daemon *d)
 {
-	return daemon_config_commit(ctx, req, next, err, errlen);
+	return d->self_node;
 }
 
-static const char *const plane_key[CONFIG_PLANE_N] = {
-	"ccs_internode_encryption", "data_internode_encryption"
-};
-
-/* config plane index (0 cp, 1 dp) == PKI_PIDX(pki plane). */
-static json_t *plane_status_json(const struct pki_plane_status *ps, time_t now)
+struct event_base *daemon_base(const struct daemon *d)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
-			 "source", pki_source_str(ps->source), "subject", ps->subject,
-			 "serial", ps->serial, "san", ps->san,
-			 "not_before", (json_int_t)ps->not_before,
-			 "not_after", (json_int_t)ps->not_after,
-			 "seconds_left", (json_int_t)(ps->not_after - now),
-			 "alert", pki_alert_str(ps->alert), "message", ps->message);
+	return d->base;
 }
 
-/* This node's certificates: per plane what is served, never keys. */
-static json_t *op_certs_get(void *ctx)
+struct inenl *daemon_nl(const struct daemon *d)
 {
-	struct daemon *d = ctx;
-	json_t *o = json_pack("{s:s, s:I}", "mode", config_cert_mode_name(d->cfg->certs.mode),
-			      "generation", (json_int_t)d->cfg->certs.generation);
-	struct pki_status st;
-	time_t now = clock_now();
-
-	if (!o || !d->pki)
-		return o;
-	pki_state_status(d->pki, &st);
-	json_object_set_new(o, "ca_not_after", json_integer(st.ca_not_after));
-	json_object_set_new(o, "ca_key_present", json_boolean(st.ca_key_present));
-	for (int p = 0; p < CONFIG_PLANE_N; p++)
-		json_object_set_new(o, plane_key[p], plane_status_json(&st.plane[p], now));
-	return o;
+	return d->nl;
 }
 
-/* Customer metadata replicated in the configuration (same on every node). */
-static void certs_meta_from_pki(struct config *c, const struct pki_state *pki)
+struct pki_state *daemon_pki(const struct daemon *d)
 {
-	struct pki_status st;
-
-	pki_state_status(pki, &st);
-	for (int p = 0; p < CONFIG_PLANE_N; p++) {
-		struct config_cert_meta *m = &c->certs.plane[p];
-
-		snprintf(m->subject, sizeof(m->subject), "%s", st.plane[p].subject);
-		snprintf(m->serial, sizeof(m->serial), "%s", st.plane[p].serial);
-		m->not_after = st.plane[p].not_after;
-	}
+	return d->pki;
 }
 
-static int op_certs_set(void *ctx, struct api_req *req, const struct api_cert_upload *up,
-			char *err, size_t errlen)
+const char *daemon_pki_dir(const struct daemon *d)
 {
-	struct daemon *d = ctx;
-	struct pki_customer_item items[CONFIG_PLANE_N];
-	struct pki_customer *cust = NULL;
-	struct pki_err perr = { "" };
-	struct config *next = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (!d->pki) {
-		snprintf(err, errlen, "this node has no PKI state (create or join a cluster)");
-		return -EBUSY;
-	}
-	for (int p = 0; p < CONFIG_PLANE_N; p++) {
-		if (!up->certificate[p])
-			continue;
-		items[n].name = plane_key[p];
-		items[n].cert_pem = up->certificate[p];
-		items[n].cert_len = strlen(up->certificate[p]);
-		items[n].key_pem = up->key[p];
-		items[n].key_len = strlen(up->key[p]);
-		n++;
-	}
-	rc = pki_customer_validate(items, n, clock_now(), &cust, &perr);
-	if (rc) {
-		snprintf(err, errlen, "%s", perr.msg[0] ? perr.msg : strerror(-rc));
-		return rc == -ENOMEM ? rc : -EINVAL;
-	}
-	if ((rc = config_dup(d->cfg, &next)))
-		goto out;
-	rc = pki_state_apply_customer(d->pki, cust, &perr);
-	if (rc) {
-		snprintf(err, errlen, "applying the certificates: %s", perr.msg);
-		config_free(next);
-		goto out;
-	}
-	next->certs.mode = CONFIG_CERT_CUSTOMER;
-	next->certs.generation++;
-	certs_meta_from_pki(next, d->pki);
-	api_req_set_reply(req, op_certs_get(d));
-	rc = daemon_config_commit(d, req, next, err, errlen);
-out:
-	pki_customer_free(cust);
-	return rc;
+	return d->pki_dir;
 }
 
-static int op_certs_rotate(void *ctx, struct api_req *req, char *err, size_t errlen)
+bool daemon_ktls_available(const struct daemon *d)
 {
-	struct daemon *d = ctx;
-	struct pki_err perr = { "" };
-	struct config *next;
-	int rc;
-
-	if (d->cfg->certs.mode == CONFIG_CERT_CUSTOMER) {
-		snprintf(err, errlen, "customer-provided certificates are not rotated; "
-			 "upload new ones with PUT /v1/cluster/certificates");
-		return -EBUSY;
-	}
-	/* Where this node holds the CA key it re-issues its own now; every
-	 * node re-issues when it sees the generation move.  With a control
-	 * plane (commit hook) that includes this node, the CA holder: it
-	 * re-issues when the committed generation arrives, so rotating here
-	 * too would re-issue its certificates twice. */
-	if (!d->commit_hook && d->pki && pki_ca_can_sign(pki_state_ca(d->pki)) &&
-	    (rc = pki_state_rotate_local(d->pki, PKI_MASK_ALL, clock_now(), &perr))) {
-		snprintf(err, errlen, "rotation failed: %s", perr.msg);
-		return rc;
-	}
-	if (config_dup(d->cfg, &next))
-		return -ENOMEM;
-	next->certs.generation++;
-	{
-		json_t *reply = op_certs_get(d);
-
-		json_object_set_new(reply, "generation", json_integer(next->certs.generation));
-		api_req_set_reply(req, reply);
-	}
-	return daemon_config_commit(d, req, next, err, errlen);
+	return d->ktls_available;
 }
 
-static void addr_str(uint16_t family, const uint8_t *a, uint16_t port, char *buf, size_t len)
+const char *daemon_store_fault(const struct daemon *d)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, a, ip, sizeof(ip));
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	return d->store_fault;
 }
 
-static int session_json(const struct inenl_session *s, void *arg)
+void daemon_set_commit_hook(struct daemon *d, daemon_commit_fn fn, void *arg)
 {
-	char local[64], remote[64];
-	json_t *o;
-
-	addr_str(s->family, s->saddr, s->sport, local, sizeof(local));
-	addr_str(s->family, s->daddr, s->dport, remote, sizeof(remote));
-	o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-		      "s:I, s:I, s:I, s:s, s:I, s:b}",
-		      "id", (json_int_t)s->id, "plane", inenl_plane_name(s->plane),
-		      "state", inenl_state_name(s->state), "bdb", (json_int_t)s->db_id,
-		      "peer_node", (json_int_t)s->peer_node_id, "peer_name", s->peer_name,
-		      "local", local, "remote", remote,
-		      "tls_version", inenl_version_name(s->tls_version),
-		      "cipher", inenl_cipher_name(s->cipher),
-		      "tx_offload", inenl_conf_name(s->tx_conf),
-		      "rx_offload", inenl_conf_name(s->rx_conf),
-		      "bytes_sent", (json_int_t)s->bytes_sent,
-		      "bytes_received", (json_int_t)s->bytes_received,
-		      "age_s", (json_int_t)(s->age_ms / 1000), "cert_serial", s->cert_serial,
-		      "cert_expiry", (json_int_t)s->cert_expiry, "key_warn", s->key_warn);
-	return o && !json_array_append_new(arg, o) ? 0 : -ENOMEM;
+	d->commit_hook = fn;
+	d->commit_arg = arg;
 }
 
-/* ine.ko's registry; a dump interrupted by a change is retried. */
-static json_t *kmod_sessions(struct daemon *d)
+void daemon_set_status_peers(struct daemon *d, daemon_json_fn fn, void *arg)
 {
-	for (int tries = 0; tries < 3; tries++) {
-		json_t *a = json_array();
-		int rc = a ? inenl_session_dump(d->nl, session_json, a) : -ENOMEM;
-
-		if (rc == 0)
-			return a;
-		json_decref(a);
-		if (rc != -EINTR) {
-			log_msg(LOG_LVL_WARN, "reading sessions from ine.ko: %s", strerror(-rc));
-			break;
-		}
-	}
-	return json_array();
+	d->status_peers = fn;
+	d->status_peers_arg = arg;
 }
 
-static json_t *sessions_get(struct daemon *d, const char **source)
+void daemon_set_listener_stats(struct daemon *d,
+			       int (*fn)(void *arg, struct listener_stats *st), void *arg)
 {
-	json_t *a;
-
-	if (d->nl) {
-		*source = "ine.ko";
-		return kmod_sessions(d);
-	}
-	*source = "agent";
-	a = d->sessions_local ? d->sessions_local(d->sessions_arg) : NULL;
-	return a ? a : json_array();
+	d->listener_stats = fn;
+	d->listener_stats_arg = arg;
 }
 
-/* Port 3342's handshake counters, or null while nothing listens. */
-static json_t *listener_json(struct daemon *d)
+void daemon_set_dataplane(struct daemon *d, const struct daemon_dp_ops *ops, void *arg)
 {
-	struct listener_stats ls;
-
-	if (!d->listener_stats || d->listener_stats(d->listener_stats_arg, &ls))
-		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "handshaking", (json_int_t)ls.handshaking,
-			 "accepted", (json_int_t)ls.accepted,
-			 "handed_off", (json_int_t)ls.handed_off,
-			 "failed", (json_int_t)ls.failed,
-			 "timed_out", (json_int_t)ls.timed_out,
-			 "hello_timed_out", (json_int_t)ls.hello_timed_out,
-			 "evicted", (json_int_t)ls.evicted,
-			 "refused_full", (json_int_t)ls.refused_full,
-			 "paused", (json_int_t)ls.paused,
-			 "rate_limited", (json_int_t)ls.rate_limited,
-			 "refused_per_address", (json_int_t)ls.refused_per_addr,
-			 "accept_errors", (json_int_t)ls.accept_errors);
+	if (!ops && d->dp_arg != arg)
+		return;		/* someone else's: theirs to remove */
+	d->dp = ops;
+	d->dp_arg = ops ? arg : NULL;
 }
 
-static json_t *op_status_local(void *ctx)
+void daemon_set_self(struct daemon *d, uint32_t node_id)
 {
-	struct daemon *d = ctx;
-	const struct config_node *n = config_node_find(d->cfg, d->self_node);
-	const char *source;
-	json_t *sessions;
-
-	probe_kernel(d);
-	sessions = sessions_get(d, &source);
-	return json_pack("{s:I, s:s, s:b, s:b, s:s, s:s, s:o, s:o, s:I, s:o}",
-			 "uid", (json_int_t)d->self_node, "name", n ? n->name : "local",
-			 "kernel_module_loaded", d->nl != NULL,
-			 "kernel_tls_available", d->ktls_available,
-			 "offload", d->ktls_available ? "kernel" : "software",
-			 "sessions_source", source,
-			 "sessions", sessions, "certificates", op_certs_get(d),
-			 "config_version", (json_int_t)d->cfg->version,
-			 "listener", listener_json(d));
+	d->self_node = node_id;
 }
-
-static json_t *op_status_peers(void *ctx)
-{
-	struct daemon *d = ctx;
-
-	return d->status_peers ? d->status_peers(d->status_peers_arg) : NULL;
-}
-
-static json_t *op_alerts_get(void *ctx)
-{
-	struct daemon *d = ctx;
-	json_t *a = json_array();
-
-	if (a && d->pki) {
-		struct pki_status st;
-
-		pki_state_status(d->pki, &st);
-		for (int p = 0; p < CONFIG_PLANE_N; p++) {
-			const struct pki_plane_status *ps = &st.plane[p];
-			char name[48];
-
-			if (ps->alert == PKI_ALERT_NONE)
-				continue;
-			snprintf(name, sizeof(name), "certificate_%s", pki_alert_str(ps->alert));
-			json_array_append_new(a, json_pack(
-				"{s:s, s:s, s:s, s:s, s:I}", "name", name, "severity",
-				ps->alert == PKI_ALERT_EXPIRED ? "critical" : "warning",
-				"plane", plane_key[p], "description",
-				ps->message[0] ? ps->message : pki_alert_str(ps->alert),
-				"seconds_left", (json_int_t)(ps->not_after - clock_now())));
-		}
-		for (int p = 0; p < CONFIG_PLANE_N; p++) {
-			char msg[PKI_ERR_MAX + 64];
-
-			if (rotalert_get(d->pki, (enum pki_plane)(p + 1), msg, sizeof(msg)))
-				json_array_append_new(a, json_pack(
-					"{s:s, s:s, s:s, s:s}", "name", "cert_rotation_failed",
-					"severity", "warning", "plane", plane_key[p],
-					"description", msg));
-		}
-	}
-	if (a && d->alerts_extra) {
-		json_t *x = d->alerts_extra(d->alerts_extra_arg);
-
-		if (x)
-			json_array_extend(a, x);
-		json_decref(x);
-	}
-	if (a && d->store_fault[0])
-		json_array_append_new(a, json_pack(
-			"{s:s, s:s, s:s}", "name", "state_write_failed", "severity",
-			"critical", "description", d->store_fault));
-	if (a && !d->ktls_available)
-		json_array_append_new(a, json_pack(
-			"{s:s, s:s, s:s}", "name", "kernel_tls_unavailable", "severity",
-			"warning", "description",
-			"the kernel has no TLS (modprobe tls failed): sessions use "
-			"userspace TLS"));
-	return a;
-}
-
-static int op_metrics_write(void *ctx, FILE *out)
-{
-	struct daemon *d = ctx;
-	struct metrics_snapshot m;
-	json_t *a = op_alerts_get(d);
-
-	memset(&m, 0, sizeof(m));
-	if (d->pki) {
-		struct pki_status st;
-		time_t now = clock_now();
-
-		pki_state_status(d->pki, &st);
-		for (int p = 0; p < CONFIG_PLANE_N; p++) {
-			if (!st.plane[p].not_after)
-				continue;
-			m.cert_known[p] = true;
-			m.cert_seconds_left[p] = st.plane[p].not_after - now;
-		}
-	}
-	if (d->nl) {
-		struct inenl_totals t;
-		json_t *ss = kmod_sessions(d), *e;
-		size_t i;
-
-		json_array_foreach(ss, i, e) {
-			const char *pl = json_string_value(json_object_get(e, "plane"));
-			const char *stn = json_string_value(json_object_get(e, "state"));
-			int p = pl && !strcmp(pl, "control") ? CONFIG_PLANE_CP : CONFIG_PLANE_DP;
-
-			for (int k = 0; k < METRICS_STATE_N; k++)
-				if (stn && !strcmp(stn, metrics_state_name(k)))
-					m.sessions[p][k]++;
-			m.bytes_tx[p] += (uint64_t)json_integer_value(json_object_get(e, "bytes_sent"));
-			m.bytes_rx[p] += (uint64_t)json_integer_value(
-				json_object_get(e, "bytes_received"));
-		}
-		json_decref(ss);
-		if (inenl_totals_get(d->nl, &t) == 0) {
-			m.guard_dropped = t.guard.dropped;
-			m.guard_audited = t.guard.unregistered;
-		}
-	} else if (d->metrics_fill) {
-		d->metrics_fill(d->sessions_arg, &m);
-	}
-	m.listener_known = d->listener_stats &&
-			   d->listener_stats(d->listener_stats_arg, &m.listener) == 0;
-	if (d->keylimit) {
-		struct keylimit_stats ks;
-
-		keylimit_get_stats(d->keylimit, &ks);
-		m.key_limit_replaced = ks.replaced;
-		m.key_limit_kept = ks.kept;
-	}
-	if (d->relay)	/* software sessions the relay reset by its own count */
-		m.key_limit_replaced += daemon_relay_key_limit_resets(d->relay);
-	m.alerts = json_array_size(a);
-	m.config_version = d->cfg->version;
-	m.kmod_loaded = d->nl != NULL;
-	json_decref(a);
-	return metrics_write(&m, out);
-}
-
-/* Cluster creation on this node: CA and this node's certificates (PKI),
- * then the configuration naming it node 1.  The control plane may replace
- * this handler (join tokens, replication). */
-static int op_cluster_create(void *ctx, struct api_req *req, const char *name,
-			     const char *node_name, const char *address, char *err,
-			     size_t errlen)
-{
-	struct daemon *d = ctx;
-	struct config_node n = { .id = 1 };
-	struct pki_state *pki = NULL;
-	struct pki_err perr = { "" };
-	struct config *next;
-	int rc;
-
-	if (d->pki) {
-		snprintf(err, errlen, "%s already holds PKI state for cluster %s", d->pki_dir,
-			 pki_state_cluster_id(d->pki));
-		return -EEXIST;
-	}
-	if (*node_name)
-		snprintf(n.name, sizeof(n.name), "%s", node_name);
-	else if (gethostname(n.name, sizeof(n.name) - 1) || !n.name[0])
-		snprintf(n.name, sizeof(n.name), "node1");
-	snprintf(n.address, sizeof(n.address), "%s", *address ? address : "127.0.0.1");
-	if ((rc = config_dup(d->cfg, &next)))
-		return rc;
-	if ((rc = config_node_add(next, &n)))
-		goto err;
-	snprintf(next->cluster_name, sizeof(next->cluster_name), "%s", name);
-	rc = pki_state_create(d->pki_dir, n.id, n.name, clock_now(), &pki, &perr);
-	if (rc) {
-		snprintf(err, errlen, "creating the cluster CA and certificates: %s",
-			 perr.msg[0] ? perr.msg : strerror(-rc));
-		rc = rc == -ENOMEM ? rc : -EINVAL;
-		goto err;
-	}
-	snprintf(next->cluster_id, sizeof(next->cluster_id), "%s", pki_state_cluster_id(pki));
-	next->version = d->cfg->version + 1;
-	api_req_set_reply(req, json_pack("{s:s, s:s, s:I}", "id", next->cluster_id,
-					  "name", next->cluster_name, "node_uid",
-					  (json_int_t)n.id));
-	daemon_pki_set(d, pki);
-	return daemon_config_apply(d, next, err, errlen);
-err:
-	config_free(next);
-	return rc;
-}
-
-const struct api_ops daemon_api_ops = {
-	.config_get = op_config_get,
-	.config_commit = op_commit,
-	.certs_set = op_certs_set,
-	.certs_rotate = op_certs_rotate,
-	.certs_get = op_certs_get,
-	.status_local = op_status_local,
-	.status_peers = op_status_peers,
-	.alerts_get = op_alerts_get,
-	.metrics_write = op_metrics_write,
-	.cluster_create = op_cluster_create,
-};

@@ -124,8 +124,9 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 		s->next = dr->sessions;
 		dr->sessions = s;
 	}
-	if (d->nl) {
-		const struct config_node *n = config_node_find(d->cfg, peer);
+	if (daemon_nl(d)) {
+		struct inenl *nl = daemon_nl(d);
+		const struct config_node *n = config_node_find(daemon_config(d), peer);
 		char serial[INE_SERIAL_LEN];
 		struct inenl_session_add a = {
 			.fd = fd, .plane = INE_PLANE_DATA, .state = state_of(mode),
@@ -135,13 +136,13 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 
 		peer_cert(tc, serial, sizeof(serial), &a.cert_expiry);
 		a.cert_serial = serial[0] ? serial : NULL;
-		rc = inenl_session_add(d->nl, &a, NULL);
+		rc = inenl_session_add(nl, &a, NULL);
 		if (rc == -EEXIST)
-			rc = reregister(d->nl, &a);
+			rc = reregister(nl, &a);
 		if (rc)
 			log_msg(LOG_LVL_WARN, "registering a data-plane session (db %u, node %u) "
 				"with ine.ko: %s %s", db, peer, strerror(-rc),
-				inenl_last_error(d->nl));
+				inenl_last_error(nl));
 	}
 }
 
@@ -150,21 +151,21 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 static void on_connecting(void *arg, int fd, uint32_t db, uint32_t peer)
 {
 	struct daemon_relay *dr = arg;
-	struct daemon *d = dr->d;
-	const struct config_node *n = config_node_find(d->cfg, peer);
+	struct inenl *nl = daemon_nl(dr->d);
+	const struct config_node *n = config_node_find(daemon_config(dr->d), peer);
 	struct inenl_session_add a = {
 		.fd = fd, .plane = INE_PLANE_DATA, .state = INE_STATE_HANDSHAKING,
 		.db_id = db, .peer_node_id = peer, .peer_name = n ? n->name : NULL,
 	};
 	int rc;
 
-	if (!d->nl)
+	if (!nl)
 		return;
-	rc = inenl_session_add(d->nl, &a, NULL);
+	rc = inenl_session_add(nl, &a, NULL);
 	if (rc)
 		log_msg(LOG_LVL_WARN, "registering a data-plane connection (db %u, node %u) "
 			"with ine.ko before its handshake: %s %s", db, peer,
-			strerror(-rc), inenl_last_error(d->nl));
+			strerror(-rc), inenl_last_error(nl));
 }
 
 void daemon_relay_hooks(struct relay_hooks *h, struct daemon_relay *dr)
@@ -182,7 +183,7 @@ static json_t *sessions_json(void *arg)
 	time_t now = time(NULL);
 
 	for (struct dr_session *s = dr->sessions; a && s; s = s->next) {
-		const struct config_node *n = config_node_find(dr->d->cfg, s->peer);
+		const struct config_node *n = config_node_find(daemon_config(dr->d), s->peer);
 
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:I}", "plane", "data",
@@ -270,7 +271,7 @@ static void apply(struct daemon_relay *dr, const struct config *cfg)
 {
 	struct config_relay cr;
 	char err[CONFIG_ERR_MAX] = "";
-	uint32_t self = dr->d->self_node;
+	uint32_t self = daemon_self(dr->d);
 
 	members_to_listener(dr, cfg);
 	if (!dr->r || !self || !config_node_find(cfg, self))
@@ -298,6 +299,25 @@ static int retire(void *arg, int fd, const char *why)
 	return dr->r ? relay_retire_fd(dr->r, fd, why) : -ENOENT;
 }
 
+static void key_limit(void *arg, uint64_t records)
+{
+	daemon_relay_key_limit(arg, records);
+}
+
+static uint64_t key_limit_resets(void *arg)
+{
+	return daemon_relay_key_limit_resets(arg);
+}
+
+static const struct daemon_dp_ops dp_ops = {
+	.sessions = sessions_json,
+	.metrics_fill = metrics_fill,
+	.alerts = alerts,
+	.retire = retire,
+	.key_limit = key_limit,
+	.key_limit_resets = key_limit_resets,
+};
+
 int daemon_relay_new(struct daemon *d, struct daemon_relay **out)
 {
 	struct daemon_relay *dr = calloc(1, sizeof(*dr));
@@ -310,14 +330,7 @@ int daemon_relay_new(struct daemon *d, struct daemon_relay **out)
 		free(dr);
 		return rc;
 	}
-	d->sessions_local = sessions_json;
-	d->metrics_fill = metrics_fill;
-	d->sessions_arg = dr;
-	d->alerts_extra = alerts;
-	d->alerts_extra_arg = dr;
-	d->session_retire = retire;
-	d->session_retire_arg = dr;
-	d->relay = dr;
+	daemon_set_dataplane(d, &dp_ops, dr);
 	*out = dr;
 	return 0;
 }
@@ -325,7 +338,7 @@ int daemon_relay_new(struct daemon *d, struct daemon_relay **out)
 int daemon_relay_attach(struct daemon_relay *dr, struct relay *r)
 {
 	dr->r = r;
-	apply(dr, dr->d->cfg);
+	apply(dr, daemon_config(dr->d));
 	return dr->error[0] ? -EINVAL : 0;
 }
 
@@ -335,17 +348,8 @@ void daemon_relay_free(struct daemon_relay *dr)
 
 	if (!dr)
 		return;
-	if (dr->d->sessions_arg == dr) {
-		dr->d->sessions_local = NULL;
-		dr->d->metrics_fill = NULL;
-		dr->d->alerts_extra = NULL;
-		dr->d->session_retire = NULL;
-	}
-	for (int i = 0; i < dr->d->n_watch; i++)
-		if (dr->d->watch[i].arg == dr)
-			dr->d->watch[i].fn = NULL, dr->d->watch[i].check = NULL;
-	if (dr->d->relay == dr)
-		dr->d->relay = NULL;
+	daemon_set_dataplane(dr->d, NULL, NULL);
+	daemon_watch_remove(dr->d, dr);
 	if (dr->own_relay)
 		relay_free(dr->r);
 	tls_ctx_free(dr->ctx);
@@ -391,11 +395,11 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 			return -ENOKEY;
 		}
 		daemon_relay_hooks(&h, dr);
-		dr->r = relay_new(dr->d->base, dr->ctx, &h);
+		dr->r = relay_new(daemon_base(dr->d), dr->ctx, &h);
 		if (!dr->r)
 			return -ENOMEM;
 		dr->own_relay = true;
-		self = config_node_find(dr->d->cfg, dr->d->self_node);
+		self = config_node_find(daemon_config(dr->d), daemon_self(dr->d));
 		/* The node's address is "ip" or "ip:port" (that port is 3342's). */
 		if (!self || config_hostport_parse(self->address, host, sizeof(host), &port))
 			snprintf(host, sizeof(host), "%s", self ? self->address : "");
@@ -410,7 +414,7 @@ int daemon_relay_listener(struct daemon_relay *dr, struct listener *l)
 			self ? self->name : "this node");
 	}
 	dr->l = l;
-	members_to_listener(dr, dr->d->cfg);
+	members_to_listener(dr, daemon_config(dr->d));
 	rc = listener_set_handler(l, RELAY_ALPN, relay_accept_tls, dr->r);
 	if (rc)
 		log_msg(LOG_LVL_ERR, "data plane: cannot take %s connections: %s", RELAY_ALPN,

@@ -208,7 +208,7 @@ int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **ou
 	if (!b)
 		return -ENOMEM;
 	b->d = d;
-	b->base = d->base;
+	b->base = daemon_base(d);
 	b->ctx_new = o->ctx_new;
 	b->ctx_arg = o->ctx_arg;
 	b->dp_port = o->dp_port;

@@ -22,69 +22,11 @@
 #include "tls/tls.h"
 #include "tls/tlsio.h"
 
-struct bconn *broker_conn_new(struct broker *b, int ufd, uid_t uid, gid_t gid)
-{
-	struct bconn *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return NULL;
-	c->b = b;
-	c->ufd = ufd;
-	c->pfd = c->sfd = -1;
-	c->uid = uid;
-	c->gid = gid;
-	c->st = B_REQUEST;
-	b->n_pending++;
-	c->next = b->conns;
-	b->conns = c;
-	return c;
-}
-
 static void set_state(struct bconn *c, enum bst st)
 {
 	if (c->st == B_REQUEST && st != B_REQUEST)
 		c->b->n_pending--;
 	c->st = st;
-}
-
-void broker_conn_free(struct bconn *c)
-{
-	struct broker *b = c->b;
-	struct bconn **pp;
-
-	for (pp = &b->conns; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	if (c->st == B_REQUEST)
-		b->n_pending--;
-	if (c->registered && b->d->nl)
-		inenl_session_del(b->d->nl, 0, c->pfd);
-	if (c->ev)
-		event_free(c->ev);
-	if (c->timer)
-		event_free(c->timer);
-	if (c->srev)
-		event_free(c->srev);
-	if (c->swev)
-		event_free(c->swev);
-	if (c->prev)
-		event_free(c->prev);
-	if (c->pwev)
-		event_free(c->pwev);
-	tls_conn_free(c->tc);
-	tls_ctx_free(c->ctx);
-	if (c->pfd >= 0)
-		close(c->pfd);
-	if (c->sfd >= 0)
-		close(c->sfd);
-	if (c->ufd >= 0)
-		close(c->ufd);
-	free(c->abuf);
-	free(c->pbuf);
-	OPENSSL_cleanse(c->ctl, sizeof(c->ctl));
-	free(c);
 }
 
 /* Answer the app (fd < 0: an error) and drop the request socket. */
@@ -180,7 +122,7 @@ static int watch(struct bconn *c, short what)
 static void do_register(struct bconn *c)
 {
 	struct daemon *d = c->b->d;
-	const struct config_node *n = config_node_find(d->cfg, c->req.node);
+	const struct config_node *n = config_node_find(daemon_config(d), c->req.node);
 	static const uint8_t state[] = {
 		[BROKER_MODE_OFFLOADED] = INE_STATE_OFFLOADED,
 		[BROKER_MODE_SOFTWARE] = INE_STATE_SOFTWARE,
@@ -193,9 +135,9 @@ static void do_register(struct bconn *c)
 	};
 	int rc;
 
-	if (!d->nl)
+	if (!daemon_nl(d))
 		return;
-	rc = inenl_session_add(d->nl, &a, NULL);
+	rc = inenl_session_add(daemon_nl(d), &a, NULL);
 	if (rc)
 		log_msg(LOG_LVL_WARN, "broker: registering db %u session to node %u with "
 			"ine.ko: %s", c->req.db, c->req.node, strerror(-rc));
@@ -253,7 +195,7 @@ static void set_blocking(int fd)
 static void go_live(struct bconn *c)
 {
 	struct broker *b = c->b;
-	const struct config_bdb *db = config_bdb_find(b->d->cfg, c->req.db);
+	const struct config_bdb *db = config_bdb_find(daemon_config(b->d), c->req.db);
 	int afd = -1, rc;
 
 	/* on_config fails setups whose db changed; this is the last line:
@@ -462,7 +404,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 static void do_connect(struct bconn *c)
 {
 	struct broker *b = c->b;
-	const struct config *cfg = b->d->cfg;
+	const struct config *cfg = daemon_config(b->d);
 	const struct config_node *n = config_node_find(cfg, c->req.node);
 	const struct config_bdb *db = config_bdb_find(cfg, c->req.db);
 	struct route_header h = { .db = c->req.db };
@@ -473,7 +415,7 @@ static void do_connect(struct bconn *c)
 	socklen_t sl;
 	int rc;
 
-	if (!n || c->req.node == b->d->self_node) {
+	if (!n || c->req.node == daemon_self(b->d)) {
 		fail(c, -EHOSTUNREACH, "node %u is not a peer node of this cluster",
 		     c->req.node);
 		return;
@@ -534,7 +476,7 @@ static void do_connect(struct bconn *c)
 static void do_listen(struct bconn *c)
 {
 	struct broker *b = c->b;
-	const struct config_bdb *db = config_bdb_find(b->d->cfg, c->req.db);
+	const struct config_bdb *db = config_bdb_find(daemon_config(b->d), c->req.db);
 	const struct config_target *t = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -546,11 +488,11 @@ static void do_listen(struct bconn *c)
 	}
 	for (size_t i = 0; i < db->n_targets; i++)
 		if (!strcmp(db->targets[i].name, c->req.name) &&
-		    db->targets[i].node == b->d->self_node)
+		    db->targets[i].node == daemon_self(b->d))
 			t = &db->targets[i];
 	if (!t) {
 		fail(c, -EADDRNOTAVAIL, "db %u has no target '%s' on this node (%u)",
-		     c->req.db, c->req.name, b->d->self_node);
+		     c->req.db, c->req.name, daemon_self(b->d));
 		return;
 	}
 	if (route_sockaddr(t->host, t->port, &ss, &sl)) {

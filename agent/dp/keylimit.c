@@ -5,13 +5,15 @@
 
 #include <event2/event.h>
 
-#include "daemon/daemon.h"
 #include "inenl/inenl.h"
 #include "dp/keylimit.h"
 #include "core/log.h"
 
 struct keylimit {
-	struct daemon *d;
+	struct event_base *base;
+	struct inenl *nl;	/* requests (dumps); the owner's */
+	keylimit_retire_fn retire;
+	void *retire_arg;
 	struct inenl *ev_nl;	/* subscribed to the events group */
 	struct event *ev;
 	struct keylimit_stats st;
@@ -24,8 +26,8 @@ static void retire(struct keylimit *k, const struct inenl_session *s)
 
 	snprintf(why, sizeof(why), "TLS record count reached the key limit (%s %s)",
 		 inenl_plane_name(s->plane), s->peer_name[0] ? s->peer_name : "peer");
-	if (fd >= 0 && k->d->session_retire)
-		rc = k->d->session_retire(k->d->session_retire_arg, fd, why);
+	if (fd >= 0 && k->retire)
+		rc = k->retire(k->retire_arg, fd, why);
 	if (rc == 0) {
 		k->st.replaced++;
 		log_msg(LOG_LVL_WARN, "session %u (%s plane, db %u, node %u %s) reached the "
@@ -65,8 +67,8 @@ static void readable(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (inenl_events_read(k->ev_nl, on_event, k) == -ENOBUFS) {
 		k->st.lost++;
-		if (k->d->nl)
-			inenl_session_dump(k->d->nl, on_dumped, k);
+		if (k->nl)
+			inenl_session_dump(k->nl, on_dumped, k);
 	}
 }
 
@@ -80,7 +82,7 @@ static int subscribe(struct keylimit *k)
 
 	if (rc)
 		return rc;
-	ev = event_new(k->d->base, inenl_events_fd(nl), EV_READ | EV_PERSIST, readable, k);
+	ev = event_new(k->base, inenl_events_fd(nl), EV_READ | EV_PERSIST, readable, k);
 	if (!ev || event_add(ev, NULL)) {
 		if (ev)
 			event_free(ev);
@@ -95,7 +97,8 @@ static int subscribe(struct keylimit *k)
 	return 0;
 }
 
-int keylimit_start(struct daemon *d, struct keylimit **out)
+int keylimit_start(struct event_base *base, struct inenl *nl, keylimit_retire_fn retire_fn,
+		   void *arg, struct keylimit **out)
 {
 	struct keylimit *k = calloc(1, sizeof(*k));
 	int rc;
@@ -103,7 +106,10 @@ int keylimit_start(struct daemon *d, struct keylimit **out)
 	*out = NULL;
 	if (!k)
 		return -ENOMEM;
-	k->d = d;
+	k->base = base;
+	k->nl = nl;
+	k->retire = retire_fn;
+	k->retire_arg = arg;
 	rc = subscribe(k);
 	if (rc) {
 		free(k);
@@ -123,8 +129,8 @@ int keylimit_resubscribe(struct keylimit *k)
 	if (rc)
 		return rc;
 	/* Flags raised while nobody listened are still in the registry. */
-	if (k->d->nl)
-		inenl_session_dump(k->d->nl, on_dumped, k);
+	if (k->nl)
+		inenl_session_dump(k->nl, on_dumped, k);
 	return 0;
 }
 

@@ -14,8 +14,13 @@
 
 #include <stdint.h>
 
-struct daemon;
+struct event_base;
+struct inenl;
 struct keylimit;
+
+/* Reset the session whose socket is fd so it reconnects; -ENOENT if fd is
+ * not the caller's to reset (it is then kept, and counted as kept). */
+typedef int (*keylimit_retire_fn)(void *arg, int fd, const char *why);
 
 struct keylimit_stats {
 	uint64_t replaced;	/* sessions the agent replaced */
@@ -23,8 +28,10 @@ struct keylimit_stats {
 	uint64_t lost;		/* event overflows (recovered by a dump) */
 };
 
-/* Subscribes to ine.ko's events; -errno without the module. */
-int keylimit_start(struct daemon *d, struct keylimit **out);
+/* Subscribes to ine.ko's events; -errno without the module.  nl (the
+ * owner's ine.ko client, for dumps) and base must outlive k. */
+int keylimit_start(struct event_base *base, struct inenl *nl, keylimit_retire_fn retire,
+		   void *arg, struct keylimit **out);
 void keylimit_get_stats(const struct keylimit *k, struct keylimit_stats *st);
 /* After an ine.ko reload: the events group came back under a new id. */
 int keylimit_resubscribe(struct keylimit *k);

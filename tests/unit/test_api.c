@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "api/api_routes.h"
 #include "daemon/daemon.h"
 #include "../../tools/inectl/http.h"
 
@@ -21,8 +22,10 @@ static struct {
 	char dir[64];
 	char sock[96];
 	struct event_base *base;
-	struct daemon d;
+	struct daemon *d;
+	struct api *api;
 	struct api_ops ops;
+	struct api_routes rt;
 	pthread_t thr;
 	int stop[2];
 	struct event *stop_ev;
@@ -75,12 +78,14 @@ static void start(void)
 	snprintf(S.sock, sizeof(S.sock), "%s/api.sock", S.dir);
 	S.base = event_base_new();
 	cr_assert(S.base);
-	cr_assert_eq(daemon_init(&S.d, S.base, S.dir, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(daemon_new(S.base, S.dir, &S.d, err, sizeof(err)), 0, "%s", err);
 	S.ops = daemon_api_ops;
 	S.ops.certs_set = rec_certs_set;
 	ao.socket_path = S.sock;
 	ao.body_max = 4096;
-	cr_assert_eq(api_create(S.base, &ao, &S.ops, &S.d, &S.d.api), 0);
+	cr_assert_eq(api_create(S.base, &ao, &S.ops, S.d, &S.api), 0);
+	S.rt = (struct api_routes){ &S.ops, S.d };
+	cr_assert_eq(api_routes_register(S.api, &S.rt), 0);
 	cr_assert_eq(pipe(S.stop), 0);
 	S.stop_ev = event_new(S.base, S.stop[0], EV_READ, on_stop, NULL);
 	event_add(S.stop_ev, NULL);
@@ -99,9 +104,11 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	api_destroy(S.d.api);
+	api_destroy(S.api);
+	S.api = NULL;
 	event_free(S.stop_ev);
-	daemon_fini(&S.d);
+	daemon_free(S.d);
+	S.d = NULL;
 	event_base_free(S.base);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", S.dir);
 	if (system(cmd))
@@ -217,7 +224,7 @@ Test(api, second_server_on_live_socket_refused)
 	struct api *other = NULL;
 	struct api_options ao = { .socket_path = S.sock };
 
-	cr_expect_eq(api_create(S.base, &ao, &S.ops, &S.d, &other), -EADDRINUSE);
+	cr_expect_eq(api_create(S.base, &ao, &S.ops, S.d, &other), -EADDRINUSE);
 }
 
 Test(api, routing_errors)
@@ -264,7 +271,7 @@ Test(api, cluster_create)
 	json_decref(j);
 	cr_expect_eq(call("GET", "/v1/nodes/1", NULL, NULL), 200);
 	expect_error("GET", "/v1/nodes/2", NULL, 404, "node_not_found", "node 2");
-	cr_expect_eq(S.d.self_node, 1u);
+	cr_expect_eq(daemon_self(S.d), 1u);
 }
 
 Test(api, bdbs_create_follow_policy)
@@ -303,14 +310,15 @@ Test(api, bdbs_create_follow_policy)
 	json_decref(j);
 	/* The live config is what the API said, and it is on disk. */
 	stop();
-	cr_expect_eq(S.d.cfg->n_bdbs, 3);
-	cr_expect(S.d.cfg->policy_encrypt);
+	cr_expect_eq(daemon_config(S.d)->n_bdbs, 3);
+	cr_expect(daemon_config(S.d)->policy_encrypt);
 	{
 		struct config *disk = NULL;
-		char err[CONFIG_ERR_MAX];
+		char err[CONFIG_ERR_MAX], path[128];
 
-		cr_assert_eq(config_load(S.d.config_path, &disk, err, sizeof(err)), 0, "%s", err);
-		cr_expect_eq(disk->version, S.d.cfg->version);
+		snprintf(path, sizeof(path), "%s/config.json", S.dir);
+		cr_assert_eq(config_load(path, &disk, err, sizeof(err)), 0, "%s", err);
+		cr_expect_eq(disk->version, daemon_config(S.d)->version);
 		cr_expect_eq(disk->n_bdbs, 3);
 		config_free(disk);
 	}
@@ -319,7 +327,6 @@ Test(api, bdbs_create_follow_policy)
 	S.base = event_base_new();
 	S.stop_ev = event_new(S.base, S.stop[0], EV_READ, on_stop, NULL);
 	event_add(S.stop_ev, NULL);
-	S.d.api = NULL;
 	pthread_create(&S.thr, NULL, loop, NULL);
 }
 
@@ -526,12 +533,12 @@ Test(api, status_alerts_metrics)
 	/* This daemon has no control plane, so nothing listens on 3342. */
 	cr_expect(json_is_null(json_object_get(n, "listener")));
 	cr_expect_str_eq(json_string_value(json_object_get(n, "offload")),
-			 S.d.ktls_available ? "kernel" : "software");
+			 daemon_ktls_available(S.d) ? "kernel" : "software");
 	json_decref(j);
 
 	cr_assert_eq(call("GET", "/v1/cluster/alerts", NULL, &j), 200);
 	cr_expect(json_is_array(j));
-	cr_expect_eq(json_array_size(j) > 0, !S.d.ktls_available,
+	cr_expect_eq(json_array_size(j) > 0, !daemon_ktls_available(S.d),
 		     "kTLS unavailability must raise exactly that alert");
 	json_decref(j);
 
@@ -594,7 +601,7 @@ static void finish_held(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	rc = daemon_config_apply(&S.d, S.held_cfg, err, sizeof(err));
+	rc = daemon_config_apply(S.d, S.held_cfg, err, sizeof(err));
 	api_req_done(S.held, rc, err);
 }
 
@@ -627,15 +634,15 @@ Test(api, commit_hook_async_and_refusal)
 	json_t *j = NULL;
 
 	create_cluster();
-	S.d.commit_hook = hold_commit;
+	daemon_set_commit_hook(S.d, hold_commit, NULL);
 	cr_assert_eq(call("POST", "/v1/bdbs", "{\"name\": \"db1\"}", &j), 200);
 	cr_expect_eq(json_integer_value(json_object_get(j, "uid")), 1);
 	json_decref(j);
 	cr_expect_eq(call("GET", "/v1/bdbs/1", NULL, NULL), 200);
-	S.d.commit_hook = refuse_commit;
+	daemon_set_commit_hook(S.d, refuse_commit, NULL);
 	expect_error("POST", "/v1/bdbs", "{\"name\": \"db2\"}", 503, "unavailable",
 		     "primary node 1 is unreachable");
-	S.d.commit_hook = NULL;
+	daemon_set_commit_hook(S.d, NULL, NULL);
 	expect_error("GET", "/v1/bdbs/2", NULL, 404, "bdb_not_found", "database 2");
 }
 
@@ -657,7 +664,7 @@ Test(api, status_includes_peers)
 	json_t *j = NULL, *n;
 
 	create_cluster();
-	S.d.status_peers = fake_peers;
+	daemon_set_status_peers(S.d, fake_peers, NULL);
 	cr_assert_eq(call("GET", "/v1/status", NULL, &j), 200);
 	cr_assert_eq(json_array_size(json_object_get(j, "nodes")), 3);
 	n = json_array_get(json_object_get(j, "nodes"), 1);

@@ -19,7 +19,7 @@
 static struct {
 	char dir[64];
 	struct event_base *base;
-	struct daemon d;
+	struct daemon *d;
 	struct daemon_relay *dr;
 	struct relay *r;
 } S;
@@ -32,13 +32,13 @@ static void setup(void)
 	snprintf(S.dir, sizeof(S.dir), "/tmp/ine-relay-XXXXXX");
 	cr_assert(mkdtemp(S.dir));
 	S.base = event_base_new();
-	cr_assert_eq(daemon_init(&S.d, S.base, S.dir, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(daemon_relay_new(&S.d, &S.dr), 0);
+	cr_assert_eq(daemon_new(S.base, S.dir, &S.d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(daemon_relay_new(S.d, &S.dr), 0);
 	daemon_relay_hooks(&h, S.dr);
 	S.r = relay_new(S.base, NULL, &h);
 	cr_assert(S.r);
 	cr_assert_eq(daemon_relay_attach(S.dr, S.r), 0);
-	S.d.self_node = 1;
+	daemon_set_self(S.d, 1);
 }
 
 static void teardown(void)
@@ -47,7 +47,7 @@ static void teardown(void)
 
 	relay_free(S.r);
 	daemon_relay_free(S.dr);
-	daemon_fini(&S.d);
+	daemon_free(S.d);
 	event_base_free(S.base);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", S.dir);
 	if (system(cmd))
@@ -71,7 +71,7 @@ static struct config *cfg(const char *node2_addr, int port)
 		 "   \"targets\": [{\"name\": \"s\", \"node\": 2, \"address\": \"127.0.0.1:6379\"}]}],"
 		 " \"routes\": [{\"uid\": 1, \"bdb\": 1, \"listen_port\": %d, \"peer_node\": 2,"
 		 "   \"target\": \"s\"}]}",
-		 (unsigned long long)S.d.cfg->version + 1, node2_addr, port);
+		 (unsigned long long)daemon_config(S.d)->version + 1, node2_addr, port);
 	j = json_loads(buf, 0, &je);
 	cr_assert(j != NULL, "%s", je.text);
 	cr_assert_eq(config_from_json(j, &c, err, sizeof(err)), 0, "%s", err);
@@ -95,7 +95,7 @@ Test(daemon_relay, route_listens_after_apply)
 	char err[CONFIG_ERR_MAX] = "";
 	int port = tr_free_port();
 
-	cr_assert_eq(daemon_config_apply(&S.d, cfg("127.0.0.2", port), err, sizeof(err)), 0,
+	cr_assert_eq(daemon_config_apply(S.d, cfg("127.0.0.2", port), err, sizeof(err)), 0,
 		     "%s", err);
 	cr_expect(listening(port), "route port %d does not listen", port);
 	cr_expect_str_eq(daemon_relay_error(S.dr), "");
@@ -104,12 +104,12 @@ Test(daemon_relay, route_listens_after_apply)
 Test(daemon_relay, unusable_node_address_refused_before_swap)
 {
 	char err[CONFIG_ERR_MAX] = "";
-	uint64_t v = S.d.cfg->version;
+	uint64_t v = daemon_config(S.d)->version;
 
-	cr_expect_eq(daemon_config_apply(&S.d, cfg("node2.example", tr_free_port()), err,
+	cr_expect_eq(daemon_config_apply(S.d, cfg("node2.example", tr_free_port()), err,
 					 sizeof(err)), -EINVAL);
 	cr_expect(strstr(err, "node 2 (n2)"), "%s", err);
-	cr_expect_eq(S.d.cfg->version, v, "a refused configuration was swapped in");
+	cr_expect_eq(daemon_config(S.d)->version, v, "a refused configuration was swapped in");
 }
 
 Test(daemon_relay, busy_route_port_raises_alert)
@@ -124,10 +124,10 @@ Test(daemon_relay, busy_route_port_raises_alert)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(listen(fd, 1), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	cr_assert_eq(daemon_config_apply(&S.d, cfg("127.0.0.2", ntohs(sa.sin_port)), err,
+	cr_assert_eq(daemon_config_apply(S.d, cfg("127.0.0.2", ntohs(sa.sin_port)), err,
 					 sizeof(err)), 0, "%s", err);
 	cr_expect_neq(daemon_relay_error(S.dr)[0], '\0', "no relay error recorded");
-	a = daemon_api_ops.alerts_get(&S.d);
+	a = daemon_api_ops.alerts_get(S.d);
 	{
 		char *txt = json_dumps(a, 0);
 

@@ -47,7 +47,7 @@ static int enc(uint8_t op, uint32_t node, uint32_t db, const char *name, uint8_t
 static struct {
 	struct tr_env e;
 	char dir[64], sock[128];
-	struct daemon d;
+	struct daemon *d;
 	struct broker *b;
 	int rc;
 	bool enc;
@@ -82,12 +82,12 @@ static void do_apply(void *arg)
 		 "             {\"uid\": 2, \"name\": \"node2\", \"address\": \"%s\"}],"
 		 " \"bdbs\": [{\"uid\": 1, \"name\": \"db1\", \"data_internode_encryption\": %s,"
 		 "   \"targets\": [{\"name\": \"t1\", \"node\": 2, \"address\": \"127.0.0.1:6379\"}]}]}",
-		 (unsigned long long)B.d.cfg->version + 1, B.node2, B.enc ? "true" : "false");
+		 (unsigned long long)daemon_config(B.d)->version + 1, B.node2, B.enc ? "true" : "false");
 	j = json_loads(buf, 0, &je);
 	B.rc = j ? config_from_json(j, &c, err, sizeof(err)) : -EINVAL;
 	json_decref(j);
 	if (!B.rc)
-		B.rc = daemon_config_apply(&B.d, c, err, sizeof(err));
+		B.rc = daemon_config_apply(B.d, c, err, sizeof(err));
 	if (B.rc)
 		cr_log_error("config: %s", err);
 }
@@ -108,22 +108,23 @@ static void do_start(void *arg)
 
 	(void)arg;
 	pthread_getcpuclockid(pthread_self(), &B.loop_clk);
-	B.rc = daemon_init(&B.d, B.e.base, B.dir, err, sizeof(err));
+	B.rc = daemon_new(B.e.base, B.dir, &B.d, err, sizeof(err));
 	if (B.rc) {
-		cr_log_error("daemon_init: %s", err);
+		cr_log_error("daemon_new: %s", err);
 		return;
 	}
-	B.d.self_node = 1;
+	daemon_set_self(B.d, 1);
 	do_apply(NULL);
 	if (!B.rc)
-		B.rc = broker_new(&B.d, &o, &B.b);
+		B.rc = broker_new(B.d, &o, &B.b);
 }
 
 static void do_stop(void *arg)
 {
 	(void)arg;
 	broker_free(B.b);
-	daemon_fini(&B.d);
+	daemon_free(B.d);
+	B.d = NULL;
 }
 
 /* node2: "" = the fixture's relay node 2. */
@@ -705,7 +706,7 @@ static void do_second(void *arg)
 	struct broker_opts o = { .path = B.sock, .ctx_new = bt_ctx_new };
 
 	(void)arg;
-	B.rc = broker_new(&B.d, &o, &second);
+	B.rc = broker_new(B.d, &o, &second);
 }
 
 static void do_second_free(void *arg)

@@ -1,6 +1,7 @@
 /* test_daemon_store.c — a configuration write that fails raises the
- * state_write_failed alert (daemon.store_fault) and keeps the old
- * configuration; the next successful write clears it. */
+ * state_write_failed alert (daemon_store_fault) and keeps the old
+ * configuration; the next successful write clears it.  The write fails
+ * for real: the state directory is moved away underneath the daemon. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +12,27 @@
 Test(daemon_store, failed_write_alerts_then_clears)
 {
 	struct event_base *base = event_base_new();
-	char dir[] = "/tmp/ine-dstore.XXXXXX", err[256] = "", *good;
-	struct daemon d;
+	char dir[] = "/tmp/ine-dstore.XXXXXX", away[64], err[256] = "";
+	struct daemon *d = NULL;
 	struct config *next;
 
 	cr_assert_not_null(base);
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(daemon_init(&d, base, dir, err, sizeof(err)), 0, "%s", err);
-	good = d.config_path;
-	d.config_path = strdup("/nonexistent-ine-dir/config.json");
-	cr_assert_eq(config_dup(d.cfg, &next), 0);
-	next->version = d.cfg->version + 1;
-	cr_assert_lt(daemon_config_apply(&d, next, err, sizeof(err)), 0);
-	cr_assert_not_null(strstr(d.store_fault, "No such file or directory"), "%s",
-			   d.store_fault);
-	cr_assert_eq(d.cfg->version, 0, "the old configuration stays in force");
-	free(d.config_path);
-	d.config_path = good;
-	cr_assert_eq(config_dup(d.cfg, &next), 0);
-	next->version = d.cfg->version + 1;
-	cr_assert_eq(daemon_config_apply(&d, next, err, sizeof(err)), 0, "%s", err);
-	cr_assert_str_empty(d.store_fault, "cleared by a successful write");
-	daemon_fini(&d);
+	snprintf(away, sizeof(away), "%s.away", dir);
+	cr_assert_eq(daemon_new(base, dir, &d, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rename(dir, away), 0);
+	cr_assert_eq(config_dup(daemon_config(d), &next), 0);
+	next->version = daemon_config(d)->version + 1;
+	cr_assert_lt(daemon_config_apply(d, next, err, sizeof(err)), 0);
+	cr_assert_not_null(strstr(daemon_store_fault(d), "No such file or directory"), "%s",
+			   daemon_store_fault(d));
+	cr_assert_eq(daemon_config(d)->version, 0, "the old configuration stays in force");
+	cr_assert_eq(rename(away, dir), 0);
+	cr_assert_eq(config_dup(daemon_config(d), &next), 0);
+	next->version = daemon_config(d)->version + 1;
+	cr_assert_eq(daemon_config_apply(d, next, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_empty(daemon_store_fault(d), "cleared by a successful write");
+	daemon_free(d);
 	event_base_free(base);
 	{
 		char cmd[64];
