@@ -127,18 +127,11 @@ static void sess_register(struct cp_sess *s)
 	a.peer_node_id = peer_id;
 	a.peer_name = n ? n->name : NULL;
 	if (peer) {
-		ASN1_INTEGER *sn = X509_get_serialNumber(peer);
-		BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
-		char *hex = bn ? BN_bn2hex(bn) : NULL;
-		const ASN1_TIME *na = X509_get0_notAfter(peer);
-		struct tm tm;
+		time_t na;
 
-		if (hex)
-			snprintf(serial, sizeof(serial), "%s", hex);
-		OPENSSL_free(hex);
-		BN_free(bn);
-		if (na && ASN1_TIME_to_tm(na, &tm) == 1)
-			a.cert_expiry = (uint64_t)timegm(&tm);
+		pki_cert_serial(peer, serial, sizeof(serial));
+		if (pki_asn1_time(X509_get0_notAfter(peer), &na) == 0)
+			a.cert_expiry = (uint64_t)na;
 		a.cert_serial = serial[0] ? serial : NULL;
 	}
 	/* registered already: by us before the handshake (outgoing), or by
