@@ -82,13 +82,38 @@ static void propose_done_cb(void *arg, int rc, const char *msg)
 	(void)arg; (void)rc; (void)msg;
 }
 
+/* A write made here goes to the primary as a request {id, base_version,
+ * key: payload} (payload stolen); done follows its answer (CP_PENDING). */
+static int forward(struct cp *cp, struct cp_peer *p, enum cpmsg_type type,
+		   int64_t base, const char *key, json_t *payload,
+		   cp_done_fn done, void *arg, char *err, size_t errlen)
+{
+	struct cp_req *r = cp_req_new(cp, REQ_PROPOSE, p->id,
+				      done ? done : propose_done_cb, arg);
+	int ret;
+
+	if (!r) {
+		json_decref(payload);
+		return errmsg_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	ret = cp_sess_send(p->sess, cpmsg_pack(type, "{s:I, s:I, s:o}", "id",
+		(json_int_t)r->id, "base_version", (json_int_t)base, key,
+		payload));
+	if (ret < 0) {
+		cp_req_free(cp, r);
+		return errmsg_fail(err, errlen, -EHOSTUNREACH,
+				   "primary node %u unreachable: %s", p->id,
+				   strerror(-ret));
+	}
+	return CP_PENDING;
+}
+
 int cp_config_propose(struct cp *cp, struct config *next, cp_done_fn done,
 		      void *arg, char *err, size_t errlen)
 {
 	char verr[CONFIG_ERR_MAX];
 	uint32_t primary;
 	struct cp_peer *p;
-	struct cp_req *r;
 	json_t *j;
 	int ret;
 
@@ -117,22 +142,10 @@ int cp_config_propose(struct cp *cp, struct config *next, cp_done_fn done,
 	}
 	j = config_to_json(next);
 	config_free(next);
-	r = j ? cp_req_new(cp, REQ_PROPOSE, primary, done ? done : propose_done_cb,
-			arg) : NULL;
-	if (!r) {
-		json_decref(j);
+	if (!j)
 		return errmsg_fail(err, errlen, -ENOMEM, "out of memory");
-	}
-	ret = cp_sess_send(p->sess, cpmsg_pack(CPMSG_PROPOSE, "{s:I, s:I, s:o}",
-		"id", (json_int_t)r->id, "base_version",
-		(json_int_t)cp_live(cp)->version, "config", j));
-	if (ret < 0) {
-		cp_req_free(cp, r);
-		return errmsg_fail(err, errlen, -EHOSTUNREACH,
-			    "primary node %u unreachable: %s", primary,
-			    strerror(-ret));
-	}
-	return CP_PENDING;
+	return forward(cp, p, CPMSG_PROPOSE, (int64_t)cp_live(cp)->version,
+		       "config", j, done, arg, err, errlen);
 }
 
 /* ------------------------------------------------------------ customer certs */
@@ -262,7 +275,6 @@ int cp_certs_propose(struct cp *cp, const json_t *body, cp_done_fn done,
 	struct pki_customer *c = NULL;
 	uint32_t primary;
 	struct cp_peer *p;
-	struct cp_req *r;
 	int ret;
 
 	ret = certs_validate(body, &c, err, errlen);
@@ -280,18 +292,7 @@ int cp_certs_propose(struct cp *cp, const json_t *body, cp_done_fn done,
 		return errmsg_fail(err, errlen, -EHOSTUNREACH,
 			    "primary node %u unreachable: certificate uploads need it",
 			    primary);
-	r = cp_req_new(cp, REQ_PROPOSE, primary, done ? done : propose_done_cb, arg);
-	if (!r)
-		return errmsg_fail(err, errlen, -ENOMEM, "out of memory");
-	ret = cp_sess_send(p->sess, cpmsg_pack(CPMSG_CERTS_PROPOSE,
-		"{s:I, s:I, s:O}", "id", (json_int_t)r->id, "base_version",
-		(json_int_t)cp->certs_version, "certs", body));
-	if (ret < 0) {
-		cp_req_free(cp, r);
-		return errmsg_fail(err, errlen, -EHOSTUNREACH,
-			    "primary node %u unreachable: %s", primary,
-			    strerror(-ret));
-	}
-	return CP_PENDING;
+	return forward(cp, p, CPMSG_CERTS_PROPOSE, cp->certs_version, "certs",
+		       json_incref((json_t *)body), done, arg, err, errlen);
 }
 
