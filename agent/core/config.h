@@ -142,5 +142,8 @@ void config_bdb_clear(struct config_bdb *b);
 int config_hostport_parse(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 const char *config_cert_mode_name(enum config_cert_mode m);
+/* The certificates object's key of a plane ("ccs_internode_encryption",
+ * "data_internode_encryption"), the product page's names. */
+const char *config_plane_key(enum config_plane p);
 
 #endif /* INE_CONFIG_H */

@@ -99,7 +99,7 @@ void cp_free(struct cp *cp);
  * the node's certificates and handles "ine-cp/1" and "ine-join/1" on it. */
 struct listener *cp_listener(struct cp *cp);
 
-/* ined glue (join.c): daemon hooks for cp_new, then REST routes
+/* ined glue (cp_daemon.c): daemon hooks for cp_new, then REST routes
  * POST /v1/cluster, POST /v1/cluster/join-token, POST /v1/cluster/join,
  * PUT /v1/cluster/certificates, and the daemon's commit/status hooks. */
 struct daemon;
@@ -177,54 +177,7 @@ int cp_certs_rotate(struct cp *cp, cp_done_fn done, void *arg, char *err,
 /* Map an operation's error to an HTTP status (400/409/503/500). */
 int cp_http_status(int rc);
 
-/* ---- for join.c: framed message sessions over TLS ---- */
-struct cp_sess;
-enum tls_alpn;
-
-struct cp_sess_ops {
-	void (*up)(struct cp_sess *s, void *arg);	/* handshake done */
-	/* one validated message (borrowed) */
-	void (*msg)(struct cp_sess *s, int type, json_t *msg, void *arg);
-	/* closed (not called for cp_sess_close from cp_free) */
-	void (*closed)(struct cp_sess *s, const char *why, void *arg);
-};
-
-/* Outgoing: connect to "host:port", handshake with ctx offering alpn. */
-struct cp_sess *cp_sess_dial(struct cp *cp, const char *hostport,
-			     SSL_CTX *ctx, enum tls_alpn alpn,
-			     const struct cp_sess_ops *ops, void *arg,
-			     char *err, size_t errlen);
-/* Incoming from the listener (takes c and c->fd). */
-struct tls_conn;
-struct cp_sess *cp_sess_accept(struct cp *cp, struct tls_conn *c,
-			       const struct cp_sess_ops *ops, void *arg);
-/* Queue one message (stolen; NULL → -ENOMEM). */
-int cp_sess_send(struct cp_sess *s, json_t *msg);
-void cp_sess_close(struct cp_sess *s, const char *why);
-void cp_sess_close_after_flush(struct cp_sess *s);
-SSL *cp_sess_ssl(struct cp_sess *s);
-
-/* Run work(arg) on a thread, then done(arg) on the loop. */
-int cp_job_run(struct cp *cp, void (*work)(void *), void (*done)(void *),
-	       void *arg);
-struct event_base *cp_base(struct cp *cp);
-const char *cp_state_dir(const struct cp *cp);
-const char *cp_pki_dir(const struct cp *cp);
+/* Every node's control-plane port (3342 unless configured). */
 uint16_t cp_port(const struct cp *cp);
-int64_t cp_certs_version(const struct cp *cp);
-struct token_store *cp_tokens(struct cp *cp);
-void cp_hostport(const char *host, uint16_t port, char *out, size_t outlen);
-/* Become a member with the given state (join / create): takes both. */
-int cp_install_membership(struct cp *cp, struct pki_state *st,
-			  struct config *cfg, char *err, size_t errlen);
-/* Commit a configuration built by the primary (join adds a node). */
-int cp_commit_local(struct cp *cp, struct config *next, char *err,
-		    size_t errlen);
-/* Customer bundle for a joining node (borrowed, may be NULL) and version. */
-const json_t *cp_certs_bundle(const struct cp *cp);
-int cp_certs_install(struct cp *cp, const json_t *bundle, int64_t version,
-		     char *err, size_t errlen);
-/* Build the joiner's ine-join/1 client context (no certificate). */
-SSL_CTX *cp_tls_join_ctx_new(void);
 
 #endif /* INE_CP_H */

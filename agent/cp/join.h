@@ -1,7 +1,8 @@
 /* join.h — cluster create and join: the primary's side of "ine-join/1"
  * and the joining node's client.  The public entry points
  * (cp_cluster_create, cp_join_token_new, cp_cluster_join) are declared in
- * cp.h; this header is the glue between cp.c and join.c.
+ * cp.h; this header is what port 3342's listener (cp_tls.c) needs of
+ * join_server.c.
  *
  * The join conversation (docs/cluster.md):
  *   joiner → primary  TLS, ALPN ine-join/1, no client certificate

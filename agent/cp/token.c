@@ -13,6 +13,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <systemd/sd-id128.h>
+
+#include "core/hex.h"
 #include "cp/token.h"
 
 #define TOKEN_VERSION	1
@@ -21,45 +24,23 @@
 
 /* ---------------------------------------------------------------- UUID */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
+/* Only the canonical 36-character form (sd_id128 also takes 32 digits). */
 static int uuid_parse(const char *s, uint8_t out[16])
 {
-	size_t i, j = 0;
+	sd_id128_t id;
 
-	if (strlen(s) != 36)
+	if (strlen(s) != 36 || sd_id128_from_string(s, &id) < 0)
 		return -EINVAL;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return -EINVAL;
-			continue;
-		}
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[j++] = (uint8_t)(hi << 4 | lo);
-		i++;
-	}
+	memcpy(out, id.bytes, 16);
 	return 0;
 }
 
 static void uuid_format(const uint8_t in[16], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8],
-		 in[9], in[10], in[11], in[12], in[13], in[14], in[15]);
+	sd_id128_t id;
+
+	memcpy(id.bytes, in, 16);
+	sd_id128_to_uuid_string(id, out);	/* lower case, with dashes */
 }
 
 /* ---------------------------------------------------------------- address */
@@ -286,31 +267,6 @@ static int secret_hash(const uint8_t secret[TOKEN_SECRET_LEN], uint8_t out[32])
 
 	return EVP_Digest(secret, TOKEN_SECRET_LEN, out, &len, EVP_sha256(),
 			  NULL) == 1 ? 0 : -EIO;
-}
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hex_decode(const char *s, uint8_t *out, size_t n)
-{
-	if (strlen(s) != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
 }
 
 /* temp file, fsync, rename, fsync dir */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errmsg.h"
 #include "dp/route.h"
 
 struct route_table {
@@ -196,16 +197,6 @@ int route_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
 	return -EINVAL;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static bool addr_ok(const char *addr)
 {
 	struct sockaddr_storage ss;
@@ -230,16 +221,16 @@ static int validate(const struct relay_config *c, char *err, size_t errlen)
 		const struct relay_config_node *n = &c->nodes[i];
 
 		if (!n->id || !str_ok(n->name) || !addr_ok(n->addr))
-			return fail(err, errlen, "node %zu (id %u): bad id, name or address",
+			return errmsg_fail(err, errlen, -EINVAL, "node %zu (id %u): bad id, name or address",
 				    i, n->id);
 		for (j = 0; j < i; j++)
 			if (c->nodes[j].id == n->id)
-				return fail(err, errlen, "node id %u listed twice", n->id);
+				return errmsg_fail(err, errlen, -EINVAL, "node id %u listed twice", n->id);
 	}
 	for (i = 0; i < c->n_dbs; i++)
 		for (j = 0; j < i; j++)
 			if (c->dbs[j].id == c->dbs[i].id)
-				return fail(err, errlen, "db %u listed twice", c->dbs[i].id);
+				return errmsg_fail(err, errlen, -EINVAL, "db %u listed twice", c->dbs[i].id);
 	for (i = 0; i < c->n_routes; i++) {
 		const struct relay_config_route *r = &c->routes[i];
 		bool db = false, node = false;
@@ -249,19 +240,19 @@ static int validate(const struct relay_config *c, char *err, size_t errlen)
 		for (j = 0; j < c->n_nodes; j++)
 			node |= c->nodes[j].id == r->peer_node;
 		if (!db)
-			return fail(err, errlen, "route %zu: unknown db %u", i, r->db);
+			return errmsg_fail(err, errlen, -EINVAL, "route %zu: unknown db %u", i, r->db);
 		if (!node || r->peer_node == c->self_node)
-			return fail(err, errlen, "route %zu: bad peer node %u", i,
+			return errmsg_fail(err, errlen, -EINVAL, "route %zu: bad peer node %u", i,
 				    r->peer_node);
 		if (!str_ok(r->target))
-			return fail(err, errlen, "route %zu: bad target name", i);
+			return errmsg_fail(err, errlen, -EINVAL, "route %zu: bad target name", i);
 		if ((r->listen_addr[0] && !addr_ok(r->listen_addr)) || !r->listen_port)
-			return fail(err, errlen, "route %zu: bad listen address '%.*s' port %u",
+			return errmsg_fail(err, errlen, -EINVAL, "route %zu: bad listen address '%.*s' port %u",
 				    i, ROUTE_ADDR_MAX, r->listen_addr, r->listen_port);
 		for (j = 0; j < i; j++)
 			if (c->routes[j].listen_port == r->listen_port &&
 			    !strcmp(c->routes[j].listen_addr, r->listen_addr))
-				return fail(err, errlen, "route %zu: listen port %u used twice",
+				return errmsg_fail(err, errlen, -EINVAL, "route %zu: listen port %u used twice",
 					    i, r->listen_port);
 	}
 	for (i = 0; i < c->n_targets; i++) {
@@ -271,14 +262,14 @@ static int validate(const struct relay_config *c, char *err, size_t errlen)
 		for (j = 0; j < c->n_dbs; j++)
 			db |= c->dbs[j].id == t->db;
 		if (!db)
-			return fail(err, errlen, "target %zu: unknown db %u", i, t->db);
+			return errmsg_fail(err, errlen, -EINVAL, "target %zu: unknown db %u", i, t->db);
 		if (!str_ok(t->name) || !addr_ok(t->addr) || !t->port)
-			return fail(err, errlen, "target %zu (db %u): bad name, address or port",
+			return errmsg_fail(err, errlen, -EINVAL, "target %zu (db %u): bad name, address or port",
 				    i, t->db);
 		for (j = 0; j < i; j++)
 			if (c->targets[j].db == t->db &&
 			    !strcmp(c->targets[j].name, t->name))
-				return fail(err, errlen, "target '%s' of db %u listed twice",
+				return errmsg_fail(err, errlen, -EINVAL, "target '%s' of db %u listed twice",
 					    t->name, t->db);
 	}
 	return 0;

@@ -73,6 +73,11 @@ const char *pki_plane_str(enum pki_plane plane);
 void pki_pem_free(char *pem, size_t len);
 /* SHA-256 of the certificate's SubjectPublicKeyInfo DER: the customer pin. */
 int pki_spki_sha256(X509 *cert, uint8_t out[32]);
+/* ASN1_TIME -> time_t; -EINVAL if unparsable. */
+int pki_asn1_time(const ASN1_TIME *t, time_t *out);
+/* A certificate's serial number as upper-case hex (OpenSSL's BN_bn2hex:
+ * what ine.ko, status and the logs show); "" and -ENOMEM on failure. */
+int pki_cert_serial(const X509 *x, char *out, size_t len);
 /* Random cluster id: a UUID v4 string (37 bytes with the NUL). */
 int pki_cluster_id_new(char out[37]);
 /* Tests only: supply RSA keys instead of generating them (generation costs

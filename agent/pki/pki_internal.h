@@ -21,8 +21,6 @@ int pki_x509_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
 int pki_name_set(X509_NAME *n, const char *cn, const char *ou);
 bool pki_cluster_id_valid(const char *id);
 bool pki_node_name_valid(const char *name);
-/* ASN1_TIME -> time_t; -EINVAL if unparsable. */
-int pki_asn1_time(const ASN1_TIME *t, time_t *out);
 /* "2026-11-28 04:33:29 UTC" */
 void pki_time_str(time_t t, char *buf, size_t len);
 /* RSA (not RSA-PSS) public key of bits in [min,max]? Message on failure. */

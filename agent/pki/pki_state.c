@@ -586,15 +586,8 @@ static void cert_fields(X509 *x, struct pki_plane_status *ps)
 	char cid[PKI_CLUSTER_ID_MAX + 1];
 	enum pki_plane p;
 	uint32_t id;
-	BIGNUM *bn;
-	char *hex;
 
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	hex = bn ? BN_bn2hex(bn) : NULL;
-	if (hex)
-		snprintf(ps->serial, sizeof(ps->serial), "%s", hex);
-	OPENSSL_free(hex);
-	BN_free(bn);
+	pki_cert_serial(x, ps->serial, sizeof(ps->serial));
 	X509_NAME_oneline(X509_get_subject_name(x), ps->subject, sizeof(ps->subject));
 	if (!pki_node_identity(x, cid, &id, &p))
 		snprintf(ps->san, sizeof(ps->san), "ine://%s/node/%u/%s", cid, id,

@@ -276,6 +276,18 @@ int pki_asn1_time(const ASN1_TIME *t, time_t *out)
 	return 0;
 }
 
+int pki_cert_serial(const X509 *x, char *out, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	if (len)
+		snprintf(out, len, "%s", hex ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return hex ? 0 : -ENOMEM;
+}
+
 void pki_time_str(time_t t, char *buf, size_t len)
 {
 	struct tm tm;

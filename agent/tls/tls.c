@@ -313,17 +313,6 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
  * TLS 1.3 key capture for kernel RX (OpenSSL 3.0 does not offload it).  We
  * keep only the peer's application traffic secret; OpenSSL wipes the line.
  */
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static void keylog_cb(const SSL *ssl, const char *line)
 {
 	struct tls_conn *c = conn_of(ssl);
@@ -339,7 +328,8 @@ static void keylog_cb(const SSL *ssl, const char *line)
 	if (!p)
 		return;
 	for (p++; p[0] && p[1] && n < sizeof(c->priv->rx_secret); p += 2) {
-		int hi = hexval(p[0]), lo = hexval(p[1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)p[0]),
+		    lo = OPENSSL_hexchar2int((unsigned char)p[1]);
 
 		if (hi < 0 || lo < 0)
 			break;
