@@ -47,6 +47,7 @@ static void server_start(struct relay *r, int fd, struct tls_conn *tc)
 	c->tc = tc;
 	c->plaintext = !tc;
 	c->st = CS_READ_HDR;
+	relay_sock_peer_opts(fd);
 	if (tc) {
 		if (tc->peer_node_id > 0)
 			c->peer = tc->peer_node_id;
@@ -107,10 +108,8 @@ static void on_route_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct relay *r = rl->r;
 	const struct relay_config_node *node;
 	const struct relay_config_db *db;
-	struct sockaddr_storage ss;
-	socklen_t sl;
 	struct conn *c;
-	int pfd, one = 1;
+	int ret;
 
 	(void)l;
 	(void)sa;
@@ -147,27 +146,13 @@ static void on_route_accept(struct evconnlistener *l, evutil_socket_t fd,
 	if (route_sockaddr(node->addr,
 			   c->plaintext ? (node->plain_port ? node->plain_port : ROUTE_PLAIN_PORT)
 					: (node->dp_port ? node->dp_port : ROUTE_DP_PORT),
-			   &ss, &sl)) {
+			   &c->paddr, &c->paddr_len)) {
 		relay_conn_abort(c, "bad node address");
 		return;
 	}
-	pfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (pfd < 0) {
-		relay_conn_abort(c, strerror(errno));
-		return;
-	}
-	c->pfd = pfd;
-	setsockopt(pfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (relay_conn_events_init(c, 1)) {
-		relay_conn_abort(c, "out of memory");
-		return;
-	}
-	if (connect(pfd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
-		relay_conn_abort(c, strerror(errno));
-		return;
-	}
-	c->st = CS_CONNECT;
-	relay_conn_want(c, 1, EV_WRITE);
+	ret = relay_conn_connect(c);
+	if (ret)
+		relay_conn_abort(c, strerror(-ret));
 }
 
 /* ---- configuration ---- */

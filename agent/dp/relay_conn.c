@@ -6,6 +6,9 @@
  * See relay_internal.h for the map.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,8 +38,16 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	char why[96];
+
 	(void)fd;
 	(void)what;
+	if (c->st == CS_CONNECT && c->connect_err) {
+		snprintf(why, sizeof(why), "setup timed out (connecting: %s)",
+			 strerror(c->connect_err));
+		relay_conn_abort(c, why);
+		return;
+	}
 	relay_conn_abort(c, "setup timed out");
 }
 
@@ -78,6 +89,21 @@ short relay_tls_want(const struct tls_conn *tc, short dflt)
 
 /* ---- lifecycle ---- */
 
+void relay_sock_peer_opts(int fd)
+{
+	int one = 1, ut = RELAY_USER_TIMEOUT_MS, idle = RELAY_KEEPALIVE_IDLE_S,
+	    intvl = RELAY_KEEPALIVE_INTVL_S, cnt = RELAY_KEEPALIVE_CNT;
+
+	/* Best effort, like TCP_NODELAY: without them a link flap only
+	 * recovers slower, the stream stays correct. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 void relay_sock_linger0(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -107,6 +133,8 @@ void relay_conn_free(struct conn *c, bool reset)
 				event_free(c->ev[i][j]);
 	if (c->timer)
 		event_free(c->timer);
+	if (c->retry)
+		event_free(c->retry);
 	if (c->kick)
 		event_free(c->kick);
 	for (i = 0; i < 2; i++) {

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <event2/util.h>
@@ -78,6 +79,10 @@ struct conn {
 	struct event *ev[2][2];	/* [local, peer][read, write] */
 	short fired[2];		/* [local, peer]: what poll reported this wakeup */
 	struct event *timer;
+	struct event *retry;	/* client: a fresh connect while CS_CONNECT */
+	struct sockaddr_storage paddr;	/* client: the peer agent */
+	socklen_t paddr_len;
+	int connect_err;	/* client: why the last attempt failed */
 	struct event *kick;	/* run again next loop iteration */
 	bool again;
 	struct dir d[2];
@@ -112,6 +117,8 @@ int relay_conn_events_init(struct conn *c, int side);
 /* Wait on exactly `want` (EV_READ|EV_WRITE) for one side's socket. */
 void relay_conn_want(struct conn *c, int side, short want);
 void relay_sock_linger0(int fd);
+/* A data-plane (peer) socket's TCP settings: see RELAY_USER_TIMEOUT_MS. */
+void relay_sock_peer_opts(int fd);
 struct conn *relay_conn_new(struct relay *r, bool client, int lfd, int pfd);
 /* reset: RST both ends (SO_LINGER 0); else queued bytes and FIN go out. */
 void relay_conn_free(struct conn *c, bool reset);
@@ -124,6 +131,9 @@ short relay_tls_want(const struct tls_conn *tc, short dflt);
 
 /* relay_setup.c */
 void relay_conn_step(struct conn *c);
+/* Client: (re)connect to c->paddr on a fresh socket, retried every
+ * RELAY_CONNECT_RETRY_MS until the setup timeout. */
+int relay_conn_connect(struct conn *c);
 
 /* relay_pump.c */
 int relay_pump_start(struct conn *c);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -86,13 +87,75 @@ static int ctl_write(struct conn *c)
 	return 0;
 }
 
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int ret;
+
+	(void)fd;
+	(void)what;
+	if (c->st != CS_CONNECT)
+		return;
+	ret = relay_conn_connect(c);
+	if (ret) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "to node %u: %s", c->peer, strerror(-ret));
+		relay_conn_abort(c, why);
+	}
+}
+
+int relay_conn_connect(struct conn *c)
+{
+	struct timeval tv = { RELAY_CONNECT_RETRY_MS / 1000,
+			      (RELAY_CONNECT_RETRY_MS % 1000) * 1000 };
+	int i, fd;
+
+	/* A SYN lost to a link that was down is resent by TCP only after 1,
+	 * then 3, then 7 s: a fresh socket every retry tick is sooner. */
+	if (c->pfd >= 0) {
+		for (i = 0; i < 2; i++)
+			if (c->ev[1][i]) {
+				event_free(c->ev[1][i]);
+				c->ev[1][i] = NULL;
+			}
+		close(c->pfd);
+		c->pfd = -1;
+	}
+	fd = socket(c->paddr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	c->pfd = fd;
+	relay_sock_peer_opts(fd);
+	if (relay_conn_events_init(c, 1))
+		return -ENOMEM;
+	if (!c->retry)
+		c->retry = evtimer_new(c->r->base, on_retry, c);
+	if (!c->retry || evtimer_add(c->retry, &tv))
+		return -ENOMEM;
+	c->st = CS_CONNECT;
+	if (connect(fd, (struct sockaddr *)&c->paddr, c->paddr_len) && errno != EINPROGRESS) {
+		c->connect_err = errno;
+		return 0;	/* the retry timer tries again */
+	}
+	relay_conn_want(c, 1, EV_WRITE);
+	return 0;
+}
+
 static int client_connected(struct conn *c)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(c->pfd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
-		return err ? -err : -errno;
+	if (getsockopt(c->pfd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return -errno;
+	if (err) {
+		/* Refused, unreachable, a link down: the retry timer tries
+		 * again until the setup timeout, which names this error. */
+		c->connect_err = err;
+		return -EAGAIN;
+	}
+	evtimer_del(c->retry);
 	if (c->plaintext) {
 		c->st = CS_SEND_HDR;
 		relay_conn_register(c);
