@@ -235,7 +235,16 @@ void relay_conn_register(struct conn *c)
 /* kTLS after the handshake; directions left off run through OpenSSL. */
 int relay_conn_offload(struct conn *c)
 {
-	int ret = c->r->hooks.software_only ? 0 : ktls_conn_install(c->tc);
+	int ret;
+
+	if (c->r->hooks.software_only) {
+		/* OpenSSL does both directions for good: the RX secret
+		 * captured for a kernel install is not needed. */
+		ktls_conn_wipe_secret(c->tc);
+		ret = 0;
+	} else {
+		ret = ktls_conn_install(c->tc);
+	}
 
 	if (ret) {
 		log_warn("relay: kernel TLS install with node %u failed: %s",
