@@ -142,6 +142,7 @@ void relay_conn_free(struct conn *c, bool reset)
 			if (c->d[i].pipe[j] >= 0)
 				close(c->d[i].pipe[j]);
 		free(c->d[i].buf);
+		free(c->d[i].spill);
 	}
 	if (reset) {
 		relay_sock_linger0(c->lfd);

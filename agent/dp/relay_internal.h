@@ -51,6 +51,8 @@ struct dir {
 	bool src_ssl, dst_ssl;	/* go through OpenSSL on that end */
 	int pipe[2];		/* splice mode */
 	size_t pipe_cap, in_pipe;
+	uint8_t *spill;		/* kTLS record bytes the pipe had no room for */
+	size_t spill_off, spill_len;
 	bool pipe_grown;	/* tried F_SETPIPE_SZ already */
 	uint8_t *buf;		/* buffer mode, NULL while empty */
 	size_t off, len, retry;	/* retry: SSL_write length to repeat */
@@ -136,6 +138,9 @@ void relay_conn_step(struct conn *c);
 int relay_conn_connect(struct conn *c);
 
 /* relay_pump.c */
+/* Bytes a kernel-TLS read gave (a data record read with tlsio) into d's
+ * pipe; n == 0 only moves what is held back. 0 or -errno. */
+int relay_dir_pipe_put(struct dir *d, const uint8_t *data, size_t n);
 int relay_pump_start(struct conn *c);
 void relay_pump(struct conn *c);
 

@@ -26,6 +26,52 @@
 
 #define SPLICE_FLAGS		(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 #define PUMP_BUDGET		16	/* rounds per wakeup: share the loop */
+#define KTLS_READ_MAX		2048	/* a tlsio read after splice stopped */
+
+/*
+ * A pipe with room for fewer bytes than a record holds (pipe_cap counts
+ * bytes, the kernel counts page slots) answers EAGAIN or a short write:
+ * keep the rest (at most one tlsio read, 2 KiB) and move it in as the pipe
+ * drains. No more is read from the socket meanwhile (dir_fill).
+ */
+int relay_dir_pipe_put(struct dir *d, const uint8_t *data, size_t n)
+{
+	ssize_t w;
+
+	if (n) {
+		if (d->spill_len)
+			return -EBUSY;	/* dir_fill flushes first */
+		w = write(d->pipe[1], data, n);
+		if (w < 0 && errno != EAGAIN)
+			return -errno;
+		w = w < 0 ? 0 : w;
+		d->in_pipe += (size_t)w;
+		if ((size_t)w == n)
+			return 0;
+		if (!d->spill)
+			d->spill = malloc(KTLS_READ_MAX);
+		if (!d->spill || n - w > KTLS_READ_MAX)
+			return -ENOMEM;
+		memcpy(d->spill, data + w, n - w);
+		d->spill_off = 0;
+		d->spill_len = n - w;
+		return 0;
+	}
+	if (!d->spill_len)
+		return 0;
+	w = write(d->pipe[1], d->spill + d->spill_off, d->spill_len);
+	if (w < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	d->in_pipe += (size_t)w;
+	d->spill_off += (size_t)w;
+	d->spill_len -= (size_t)w;
+	if (!d->spill_len) {
+		free(d->spill);		/* idle connections hold no buffer */
+		d->spill = NULL;
+		d->spill_off = 0;
+	}
+	return 0;
+}
 
 /*
  * splice() out of a kernel-TLS RX socket stops at a non-data record
@@ -34,17 +80,14 @@
  */
 static int ktls_nondata(struct conn *c, struct dir *d)
 {
-	uint8_t data[2048];
+	uint8_t data[KTLS_READ_MAX];
 	ssize_t n = tlsio_read(c->tc, data, sizeof(data));
 
 	if (n == 0)
 		return 1;
 	if (n < 0)
 		return n == -ECONNABORTED ? -ECONNRESET : (int)n;
-	if (write(d->pipe[1], data, n) != n)
-		return -EIO;
-	d->in_pipe += n;
-	return 0;
+	return relay_dir_pipe_put(d, data, n);
 }
 
 /* ---- the pump ---- */
@@ -121,6 +164,15 @@ static int dir_fill(struct conn *c, struct dir *d)
 
 	if (d->eof)
 		return 0;
+	if (d->spill_len) {
+		size_t held = d->spill_len;
+		int ret = relay_dir_pipe_put(d, NULL, 0);
+
+		if (ret)
+			return ret;
+		if (d->spill_len)	/* the pipe must drain first */
+			return held != d->spill_len;
+	}
 	/*
 	 * A plain socket that said EAGAIN (or gave less than asked) is not
 	 * tried again until poll says it is readable: with request/response
@@ -232,7 +284,7 @@ static int dir_fill(struct conn *c, struct dir *d)
 
 static size_t dir_pending(const struct dir *d)
 {
-	return dir_splice(d) ? d->in_pipe : d->len - d->off;
+	return dir_splice(d) ? d->in_pipe + d->spill_len : d->len - d->off;
 }
 
 /* Drain to the destination. 1 progress, 0 blocked/nothing, <0 error. */
@@ -245,7 +297,9 @@ static int dir_drain(struct conn *c, struct dir *d)
 	if (!pend)
 		return 0;
 	if (dir_splice(d)) {
-		n = splice(d->pipe[0], NULL, d->dst, NULL, pend, SPLICE_FLAGS);
+		if (!d->in_pipe)
+			return 0;	/* held-back bytes go in at the next fill */
+		n = splice(d->pipe[0], NULL, d->dst, NULL, d->in_pipe, SPLICE_FLAGS);
 	} else if (d->dst_ssl) {
 		size_t len = d->retry ? d->retry : pend;
 
@@ -345,7 +399,7 @@ static void pump_wants(struct conn *c)
 	for (i = 0; i < 2; i++) {
 		struct dir *d = &c->d[i];
 		int sside = d->src == c->pfd, dside = d->dst == c->pfd;
-		bool room = dir_splice(d) ? d->in_pipe < d->pipe_cap :
+		bool room = dir_splice(d) ? d->in_pipe < d->pipe_cap && !d->spill_len :
 					   (!d->buf || d->len < RELAY_BUF_SIZE);
 
 		if (dir_pending(d) || (d->eof && !d->shut))
