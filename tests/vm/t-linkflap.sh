@@ -58,12 +58,24 @@ sleep "$DOWN"
 during=$(R 2 -p 6384 info replication | sed -n 's/^master_link_status:\([a-z]*\).*/\1/p')
 ip link set veth2 up || fail "link up"
 t1=$(now_ms)
+monitor() { # what node2's sockets and neighbour do after link up, for a failure's report
+	while [ $(( $(now_ms) - t1 )) -lt 15000 ] && [ ! -e "$T/mon.stop" ]; do
+		echo "+$(( $(now_ms) - t1 )) ms: $(N 2 ip neigh show 10.77.0.1 | tr '\n' ' ')"
+		N 2 ss -tn state all '( dport = :3342 or sport = :16383 )' | sed 1d | sed 's/^/    /'
+		sleep 0.3
+	done >"$T/mon"
+}
+monitor & MPID=$!
 touch "$T/stop"; wait $WPID
 wait_for 120 route_ok || fail "the route did not come back within 120 s of link up"
 route=$(( $(now_ms) - t1 ))
 wait_for 120 synced || fail "the replica did not catch up within 120 s of link up"
 catch=$(( $(now_ms) - t1 ))
 keys=$(R 1 -p 6383 dbsize)
+touch "$T/mon.stop"; wait $MPID
+if [ "$route" -gt "$LIMIT" ] || [ "$catch" -gt "$LIMIT" ]; then
+	echo "node2 after link up:"; sed 's/^/  /' "$T/mon" | head -150
+fi
 note "link down $(( (t1 - t0) / 1000 )) s during writes (replica link status at the end: $during);" \
 	"route back ${route} ms, replica caught up ${catch} ms after link up ($keys keys, digests equal)"
 [ "$route" -le "$LIMIT" ] || fail "the route came back ${route} ms after link up (> $LIMIT)"
