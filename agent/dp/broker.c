@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "dp/broker.h"
+#include "dp/tls_keyguard.h"
 #include "core/config.h"
 #include "daemon/daemon.h"
 #include "inenl/inenl.h"
@@ -576,7 +577,7 @@ static void step(struct bconn *c)
 			     c->req.node, c->tc->peer_node_id);
 			return;
 		}
-		rc = ktls_conn_install(c->tc);
+		rc = keyguard_ktls_install(c->tc);
 		if (rc) {
 			fail(c, rc, "kernel TLS install: %s", c->tc->reason);
 			return;
