@@ -24,25 +24,34 @@
 #define SOL_TLS 282
 #endif
 
+/* The kernel answers only a buffer of exactly the cipher's crypto_info
+ * size: try each (AES-GCM-128: 40 bytes, AES-GCM-256 and ChaCha20: 56). */
 static int probe(int fd, int name, const char *what)
 {
-	unsigned char buf[256];
-	socklen_t len = sizeof(buf);
-	int rc, leaked = 0, zeros = 0;
+	static const socklen_t sizes[] = { 40, 56 };
+	int total = 0;
 
-	memset(buf, 0xa5, sizeof(buf));
-	rc = getsockopt(fd, SOL_TLS, name, buf, &len);
-	for (size_t i = 0; i < sizeof(buf); i++) {
-		if (buf[i] == 0)
-			zeros++;
-		else if (buf[i] != 0xa5)
-			leaked++;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		unsigned char buf[64];
+		socklen_t len = sizes[k];
+		int rc, leaked = 0, zeros = 0;
+
+		memset(buf, 0xa5, sizeof(buf));
+		rc = getsockopt(fd, SOL_TLS, name, buf, &len);
+		for (size_t i = 0; i < sizeof(buf); i++) {
+			if (buf[i] == 0)
+				zeros++;
+			else if (buf[i] != 0xa5)
+				leaked++;
+		}
+		/* crypto_info: u16 version, u16 cipher_type, then the key state */
+		printf("%s (%u-byte buffer): getsockopt rc %d (%s) len %u, %d key-state bytes "
+		       "readable, %d zero; version 0x%02x%02x cipher %u\n", what,
+		       (unsigned)sizes[k], rc, rc ? strerror(errno) : "ok", (unsigned)len,
+		       leaked, zeros, buf[1], buf[0], buf[2] | buf[3] << 8);
+		total += leaked;
 	}
-	/* TLS 1.2 / 1.3 crypto_info: version is the first u16, little endian. */
-	printf("%s: getsockopt rc %d (%s) len %u, %d key-state bytes readable, %d zero; "
-	       "version field 0x%02x%02x\n", what, rc, rc ? strerror(errno) : "ok",
-	       (unsigned)len, leaked, zeros, buf[1], buf[0]);
-	return leaked;
+	return total;
 }
 
 int main(int argc, char **argv)

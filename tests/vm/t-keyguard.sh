@@ -15,9 +15,10 @@ for b in ined inectl tools/ine-recv tests/vm/keyguard_app; do
 	[ -x "$TOP/$b" ] || fail "$b not built"
 done
 for c in jq curl; do command -v $c >/dev/null || fail "$c is required"; done
-# The guard links to the cgroup v2 root; the VM's init mounts none.
-grep -q " cgroup2 " /proc/mounts || { mkdir -p /sys/fs/cgroup &&
-	mount -t cgroup2 none /sys/fs/cgroup; } || fail "cannot mount cgroup2"
+# The guard links to the cgroup v2 root; the VM's init mounts none. Not
+# under /sys: `ip netns exec` mounts a fresh /sys for the node's agent.
+grep -q " cgroup2 " /proc/mounts || { mkdir -p /run/ine-cgroup2 &&
+	mount -t cgroup2 none /run/ine-cgroup2; } || fail "cannot mount cgroup2"
 ip netns list | grep -q "^node2" || ine_mknodes 2 || fail "ine_mknodes 2"
 INE_API_TIMEOUT=300
 start() {
