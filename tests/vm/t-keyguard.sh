@@ -17,8 +17,10 @@ done
 for c in jq curl; do command -v $c >/dev/null || fail "$c is required"; done
 # The guard links to the cgroup v2 root; the VM's init mounts none. Not
 # under /sys: `ip netns exec` mounts a fresh /sys for the node's agent.
-grep -q " cgroup2 " /proc/mounts || { mkdir -p /run/ine-cgroup2 &&
+ip netns list | grep -q "^node2" || ine_mknodes 2 || fail "ine_mknodes 2"
+ip netns exec node1 grep -q " cgroup2 " /proc/mounts || { mkdir -p /run/ine-cgroup2 &&
 	mount -t cgroup2 none /run/ine-cgroup2; } || fail "cannot mount cgroup2"
+ip netns exec node1 grep -q " cgroup2 " /proc/mounts || fail "no cgroup2 inside the node namespaces"
 ip netns list | grep -q "^node2" || ine_mknodes 2 || fail "ine_mknodes 2"
 INE_API_TIMEOUT=300
 start() {
