@@ -25,6 +25,7 @@
 #include "daemon/daemon_relay.h"
 #include "dp/broker.h"
 #include "core/harden.h"
+#include "dp/tls_keyguard.h"
 #include "core/log.h"
 
 extern char **environ;
@@ -242,6 +243,7 @@ int main(int argc, char **argv)
 		modules_load();
 	else
 		tls_kernel_tls_off();
+	keyguard_start(NULL);	/* brokered kTLS sockets keep their keys (tls_keyguard.h) */
 
 	base = event_base_new();
 	if (!base) {

@@ -35,3 +35,6 @@ libine-clean:
 
 -include $(wildcard lib/libine/*.d)
 .PHONY: libine-hostcheck install-libine libine-clean
+
+# A VM test app that is a libine application.
+tests/vm/keyguard_app: lib/libine.a

@@ -19,6 +19,7 @@
 #include "daemon/daemon.h"
 #include "inenl/inenl.h"
 #include "tls/ktls.h"
+#include "dp/tls_keyguard.h"
 #include "tls/tls.h"
 #include "tls/tlsio.h"
 
@@ -302,7 +303,7 @@ static void step(struct bconn *c)
 			     c->req.node, c->tc->peer_node_id);
 			return;
 		}
-		rc = ktls_conn_install(c->tc);
+		rc = keyguard_ktls_install(c->tc);
 		if (rc) {
 			fail(c, rc, "kernel TLS install: %s", c->tc->reason);
 			return;

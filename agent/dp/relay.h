@@ -28,6 +28,23 @@ struct relay;
 #define RELAY_PIPE_SIZE		(1 << 20)	/* per direction, splice mode */
 #define RELAY_BUF_SIZE		(64 << 10)	/* per direction, software TLS */
 #define RELAY_SETUP_TIMEOUT_MS	10000		/* connect+handshake+header */
+/*
+ * A link that goes away and comes back (issue 20: <= 2 s to recover).
+ * TCP alone keeps a connection through an outage and resends with
+ * exponential back-off: after 30 s down the next retransmission was up to
+ * 25 s away. So a data-plane socket with data unacknowledged for
+ * RELAY_USER_TIMEOUT_MS (TCP_USER_TIMEOUT), or idle and unanswered to
+ * keepalive probes, is dropped; both legs are reset, so the database sees
+ * a cut stream, never a clean end, and reconnects (Redis: PSYNC). Shorter
+ * outages ride on TCP: the back-off stays under the 2 s goal until then.
+ * A connect gets a fresh SYN every RELAY_CONNECT_RETRY_MS rather than
+ * SYN back-off (1, 3, 7 s...), so a route is up right after the link.
+ */
+#define RELAY_USER_TIMEOUT_MS	4000
+#define RELAY_KEEPALIVE_IDLE_S	2
+#define RELAY_KEEPALIVE_INTVL_S	1
+#define RELAY_KEEPALIVE_CNT	2
+#define RELAY_CONNECT_RETRY_MS	500
 
 enum relay_mode {
 	RELAY_MODE_SETUP,	/* handshaking / route header */

@@ -144,8 +144,10 @@ static int install_rx13(struct tls_conn *c)
 	return rc;
 }
 
-static void wipe_secret(struct tls_conn *c)
+void ktls_conn_wipe_secret(struct tls_conn *c)
 {
+	if (!c || !c->priv)
+		return;
 	OPENSSL_cleanse(c->priv->rx_secret, sizeof(c->priv->rx_secret));
 	c->priv->rx_secret_len = 0;
 }
@@ -159,6 +161,7 @@ int ktls_conn_install(struct tls_conn *c)
 	if (tls_kernel_tls_is_off()) {
 		c->ktls_tx = c->ktls_rx = false;
 		snprintf(c->reason, sizeof(c->reason), "kernel TLS off (--no-modules)");
+		ktls_conn_wipe_secret(c);	/* never installed: not needed */
 		return 0;
 	}
 	c->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) > 0;
@@ -192,7 +195,7 @@ int ktls_conn_install(struct tls_conn *c)
 			 !c->ktls_tx && !c->ktls_rx ? "TX or RX" : !c->ktls_tx ? "TX" : "RX");
 	}
 out:
-	wipe_secret(c);
+	ktls_conn_wipe_secret(c);
 	if (c->reason[0])
 		log_info("tls: fd %d %s %s: %s; session runs as %s", c->fd,
 		       tls_version_name(c->version), c->cipher, c->reason,
@@ -210,7 +213,7 @@ bool ktls_conn_release(struct tls_conn *c)
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	c->priv->cfg = NULL;	/* the SSL_CTX may be gone with the SSL */
-	wipe_secret(c);
+	ktls_conn_wipe_secret(c);
 	return true;
 }
 

@@ -54,6 +54,10 @@ int ktls_conn_install(struct tls_conn *c);
  */
 bool ktls_conn_release(struct tls_conn *c);
 
+/* Wipe the captured TLS 1.3 RX secret of a session that will never be
+ * installed in the kernel (ktls_conn_install does it itself). NULL-safe. */
+void ktls_conn_wipe_secret(struct tls_conn *c);
+
 /* "kernel" (TX+RX), "kernel-tx" (RX in OpenSSL), or "software". */
 const char *ktls_conn_mode(const struct tls_conn *c);
 

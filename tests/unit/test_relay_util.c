@@ -532,6 +532,8 @@ int tr_config(struct tr_env *e)
 struct tr_session tr_sessions[2];
 
 /* Session hook: what the agent would register with ine.ko. */
+bool tr_software_only;
+
 static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db,
 		       uint32_t peer, enum relay_mode mode, bool up)
 {
@@ -544,6 +546,7 @@ static void on_session(void *arg, const struct tls_conn *tc, int fd, uint32_t db
 		t->peer = peer;
 		t->mode = mode;
 		t->tls = tc != NULL;
+		t->rx_secret_len = tc && tc->priv ? tc->priv->rx_secret_len : 0;
 	} else {
 		t->downs++;
 	}
@@ -557,7 +560,8 @@ static void do_setup(void *arg)
 	memset(tr_sessions, 0, sizeof(tr_sessions));
 	for (i = 0; i < 2; i++) {
 		struct tr_node *n = &e->n[i];
-		struct relay_hooks h = { .session = on_session, .arg = (void *)(intptr_t)i };
+		struct relay_hooks h = { .session = on_session, .arg = (void *)(intptr_t)i,
+					 .software_only = tr_software_only };
 
 		n->r = relay_new(e->base, n->cctx, &h);
 		cr_assert(n->r);

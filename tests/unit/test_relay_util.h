@@ -58,9 +58,12 @@ struct tr_session {
 	enum relay_mode mode;
 	bool tls;
 	int fd;		/* the TLS (or plaintext middle) leg */
+	size_t rx_secret_len;	/* TLS 1.3 RX secret still held at "up" */
 };
 extern struct tr_session tr_sessions[2];
 
+/* Before tr_setup: relays that never install kernel TLS (benchmarks). */
+extern bool tr_software_only;
 /* Set up/tear down; suite selects node 1's client TLS version/cipher. */
 void tr_setup(struct tr_env *e, enum tr_suite suite, bool db1_enc, bool db2_enc);
 void tr_teardown(struct tr_env *e);
