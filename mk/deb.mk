@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # deb.mk — `make deb`: ine, ine-dkms, libine1 and libine-dev in build/deb/,
 # built with debhelper (debian/) from a copy of the tree's files (tracked
 # and new, not ignored) so the working tree is not touched; then lintian.
@@ -12,3 +13,11 @@ deb:
 	lintian --info --fail-on error,warning $(DEB_DIR)/*.changes
 
 .PHONY: deb
+
+# Every source names its license (tools/spdx-check lists those that do not).
+# Not yet part of `make unit`: sources are being tagged by tools/spdx-add.
+lint: spdx-check
+spdx-check:
+	@tools/spdx-check || { echo "sources above lack an SPDX line (tools/spdx-add adds them)"; exit 1; }
+
+.PHONY: lint spdx-check

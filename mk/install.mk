@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # install.mk — `make install` (every file in its place under DESTDIR/PREFIX)
 # and the pieces the Debian packages are assembled from (debian/rules).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # The Debian packages on a real kernel: `make deb`'s .debs (build/deb/)
 # installed into the VM's overlay with apt (the host root stays untouched).
 # Checks: DKMS builds ine.ko for the running kernel and modprobe loads that
@@ -23,7 +24,7 @@ for p in $PKGS; do debs="$debs $(ls "$D"/${p}_*.deb)"; done
 t0=$(date +%s)
 # shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	--no-download $debs >"$T/apt.log" 2>&1 || { tail -40 "$T/apt.log"; fail "apt install"; }
+	$debs >"$T/apt.log" 2>&1 || { tail -40 "$T/apt.log"; fail "apt install"; }
 note "apt installed $PKGS in $(( $(date +%s) - t0 ))s (DKMS build included)"
 for p in $PKGS; do
 	[ "$(dpkg-query -W -f '${db:Status-Status}' $p)" = installed ] || fail "$p not installed"
