@@ -16,7 +16,7 @@ deb:
 
 # Every source names its license (tools/spdx-check lists those that do not).
 # Not yet part of `make unit`: sources are being tagged by tools/spdx-add.
-lint: spdx-check
+lint: spdx-check man-check
 spdx-check:
 	@tools/spdx-check || { echo "sources above lack an SPDX line (tools/spdx-add adds them)"; exit 1; }
 

@@ -67,3 +67,13 @@ install-dkms:
 	done
 
 .PHONY: install install-user install-module install-dkms build/ined.service build/libine.pc
+
+# The man pages render without a single groff warning (man prints them on
+# stderr and still exits 0, so any output fails).
+man-check:
+	@for f in $(MAN8) $(MAN3); do \
+	  w=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$f 2>&1 >/dev/null); \
+	  [ -z "$$w" ] || { echo "$$f:"; echo "$$w"; exit 1; }; \
+	done; echo "man pages: $(words $(MAN8) $(MAN3)) render without warnings"
+
+.PHONY: man-check
