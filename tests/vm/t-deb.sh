@@ -7,7 +7,7 @@
 # systemd-analyze verify and loads its modules from modules-load.d; purge
 # removes every file the packages installed, the DKMS build included.
 . tests/vm/lib.sh
-D=$TOP/build/deb
+D=${INE_DEB_DIR:-$TOP/build/deb}	# INE_DEB_DIR: .debs from elsewhere
 KREL=$(uname -r)
 PKGS="ine ine-dkms libine1 libine-dev"
 for p in $PKGS; do
@@ -19,12 +19,18 @@ for c in apt-get dpkg dkms systemd-analyze; do command -v $c >/dev/null || fail 
 rmmod ine 2>/dev/null
 load_tls
 
-debs=""
-for p in $PKGS; do debs="$debs $(ls "$D"/${p}_*.deb)"; done
+# ine-dkms first, on its own: its postinst is the DKMS build (the slow
+# step under emulation), timed apart from the rest.
 t0=$(date +%s)
-# shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	$debs >"$T/apt.log" 2>&1 || { tail -40 "$T/apt.log"; fail "apt install"; }
+for set in "ine-dkms" "ine libine1 libine-dev"; do
+	debs=""
+	for p in $set; do debs="$debs $(ls "$D"/${p}_*.deb)"; done
+	note "$(date +%T) apt install $set"
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		$debs >"$T/apt.log" 2>&1 || { tail -40 "$T/apt.log"; fail "apt install $set"; }
+	grep -i 'dkms\|error\|warn' "$T/apt.log" | sed 's/^/  apt: /' | head -20
+done
 note "apt installed $PKGS in $(( $(date +%s) - t0 ))s (DKMS build included)"
 for p in $PKGS; do
 	[ "$(dpkg-query -W -f '${db:Status-Status}' $p)" = installed ] || fail "$p not installed"
@@ -64,6 +70,7 @@ done
 note "ok: unit verified, modules-load.d lists tls and ine, man pages installed"
 
 rmmod ine || fail "rmmod ine"
+note "$(date +%T) apt purge"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $PKGS >"$T/purge.log" 2>&1 ||
 	{ tail -40 "$T/purge.log"; fail "apt purge"; }
 for p in $PKGS; do
