@@ -15,6 +15,10 @@ for p in $PKGS; do
 done
 for c in apt-get dpkg dkms systemd-analyze; do command -v $c >/dev/null || fail "$c is required"; done
 [ -d /lib/modules/$KREL/build ] || fail "no kernel headers for $KREL (linux-headers-amd64)"
+# dkms uses <(cmd), i.e. /dev/fd, which udev makes on a real system and
+# the VM's bare devtmpfs lacks ("dkms will not function properly if /proc
+# is not mounted", then "/dev/fd/63: No such file or directory").
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd || fail "cannot make /dev/fd"
 # The suite may have loaded the tree's ine.ko; this test wants the package's.
 rmmod ine 2>/dev/null
 load_tls
