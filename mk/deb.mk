@@ -21,3 +21,10 @@ spdx-check:
 	@tools/spdx-check || { echo "sources above lack an SPDX line (tools/spdx-add adds them)"; exit 1; }
 
 .PHONY: lint spdx-check
+
+# The packages in the VM (tests/vm/t-deb.sh): not in `make vmcheck`, it
+# needs the .debs and a DKMS build under emulation (> 5 min).
+vmcheck-deb: deb
+	INE_VM_TESTS=t-deb INE_VM_TEST_TIMEOUT=1500 tools/vm-run --timeout 1700 -- tests/vm/run-all
+
+.PHONY: vmcheck-deb
