@@ -121,12 +121,7 @@ demo: deps
 	$(MAKE) module KDIR=$(VM_KDIR_CMD)
 	tools/demo
 
-install: ined inectl module
-	install -D -m 0755 ined $(DESTDIR)$(SBINDIR)/ined
-	install -D -m 0755 inectl $(DESTDIR)$(SBINDIR)/inectl
-	install -D -m 0644 systemd/ined.service $(DESTDIR)/etc/systemd/system/ined.service
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a
+# install, install-user, install-module, install-dkms: mk/install.mk; deb: mk/deb.mk
 
 clean: module-clean
 	rm -f ined inectl agent/*.o agent/*.d agent/*.a agent/*/*.o agent/*/*.d \
@@ -135,4 +130,4 @@ clean: module-clean
 	      tests/unit/*.o tests/unit/*.d tests/unit/unit-tests $(VMT_BIN) tests/vm/bins
 	rm -rf build
 
-.PHONY: all module module-clean deps unit circles hostcheck vmcheck check demo install clean
+.PHONY: all module module-clean deps unit circles hostcheck vmcheck check demo clean

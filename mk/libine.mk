@@ -1,7 +1,7 @@
 # libine: the application library (libine.so + libine.a) and its tools.
 LIBINE_SRC := $(wildcard lib/libine/*.c)
 LIBINE_OBJ := $(LIBINE_SRC:.c=.o)
-LIBINE_SONAME := libine.so.0
+LIBINE_SONAME := libine.so.1
 
 all: lib/libine.so lib/libine.a tools/ine-send tools/ine-recv
 
@@ -22,12 +22,12 @@ libine-hostcheck: ined inectl tools/ine-send tools/ine-recv
 	tests/host/t-libine.sh
 
 install-libine: lib/libine.so lib/libine.a
-	install -D -m 0644 include/ine/ine.h $(DESTDIR)$(PREFIX)/include/ine/ine.h
-	install -D -m 0755 lib/libine.so $(DESTDIR)$(PREFIX)/lib/$(LIBINE_SONAME)
-	ln -sf $(LIBINE_SONAME) $(DESTDIR)$(PREFIX)/lib/libine.so
-	install -D -m 0644 lib/libine.a $(DESTDIR)$(PREFIX)/lib/libine.a
-	install -D -m 0755 tools/ine-send $(DESTDIR)$(PREFIX)/bin/ine-send
-	install -D -m 0755 tools/ine-recv $(DESTDIR)$(PREFIX)/bin/ine-recv
+	install -D -m 0644 include/ine/ine.h $(DESTDIR)$(INCLUDEDIR)/ine/ine.h
+	install -D -m 0755 lib/libine.so $(DESTDIR)$(LIBDIR)/$(LIBINE_SONAME)
+	ln -sf $(LIBINE_SONAME) $(DESTDIR)$(LIBDIR)/libine.so
+	install -D -m 0644 lib/libine.a $(DESTDIR)$(LIBDIR)/libine.a
+	install -D -m 0755 tools/ine-send $(DESTDIR)$(BINDIR)/ine-send
+	install -D -m 0755 tools/ine-recv $(DESTDIR)$(BINDIR)/ine-recv
 
 clean: libine-clean
 libine-clean:
