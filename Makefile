@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # ine — top-level build.  `make` builds ined, inectl and ine.ko;
 # `make check` runs every test (unit on the host, then the VM suite under
 # Debian's kernel with real kernel TLS); `make demo` shows it working.
@@ -82,7 +83,7 @@ deps:
 
 # The agent code under test logs as it would in production; that goes to
 # build/unit.log, which is printed whole only when a test fails.
-unit: tests/unit/unit-tests circles
+unit: tests/unit/unit-tests circles spdx-check
 	@mkdir -p build
 	@echo "tests/unit/unit-tests --jobs 2 (log: build/unit.log)"
 	@if tests/unit/unit-tests --jobs 2 >build/unit.log 2>&1; then \
@@ -104,7 +105,7 @@ hostcheck: ined inectl tests/vm/bins
 
 vmcheck: ined inectl tests/vm/bins
 	$(MAKE) module KDIR=$(VM_KDIR_CMD)
-	tools/vm-run --timeout 1200 -- tests/vm/run-all
+	tools/vm-run --timeout 1800 -- tests/vm/run-all
 
 check: deps
 	$(MAKE) all

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* ined — the ine agent: options, then an init chain unwound in reverse.
  * Everything else lives in the library (daemon.c, api.c, ...). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* fuzz_api_json.c — the JSON the agent takes from outside: REST bodies
  * (POST/PUT bdbs, routes) and whole configurations (config.json, and what
  * the control plane replicates).  Every input must be refused with an

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* libFuzzer: the control-plane frame decoder takes bytes from any peer
  * that completed a TLS handshake (and, for ine-join/1, from anyone). */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* fuzz_pem.c — libFuzzer target for the customer certificate upload
  * parser/validator, the CA loader (replicated PEM) and the CA's CSR
  * signing (CSRs arrive from joining nodes).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* libFuzzer: join tokens are pasted by operators and carried in argv. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # bench.mk — the benchmarks: `make bench` runs the VM part (kernel TLS, emulated)
 # and the host part (real speed, no kernel TLS), then writes
 # build/bench/results.json, the tables in BENCHMARKS.md and docs/bench.png.

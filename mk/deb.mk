@@ -15,7 +15,7 @@ deb:
 .PHONY: deb
 
 # Every source names its license (tools/spdx-check lists those that do not).
-# Not yet part of `make unit`: sources are being tagged by tools/spdx-add.
+# Part of `make unit`; tools/spdx-add tags new files.
 lint: spdx-check man-check
 spdx-check:
 	@tools/spdx-check || { echo "sources above lack an SPDX line (tools/spdx-add adds them)"; exit 1; }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # fuzz.mk — the fuzz targets (clang, libFuzzer + ASan + UBSan), one per
 # parser that takes outside input (fuzz/fuzz_*.c), and their seed corpora.
 #   make fuzz        every target for FUZZ_RUNS executions, stop at a crash

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # libine: the application library (libine.so + libine.a) and its tools.
 LIBINE_SRC := $(wildcard lib/libine/*.c)
 LIBINE_OBJ := $(LIBINE_SRC:.c=.o)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # soak.mk — `make soak` (not part of make check): SOAK_CONNS
 # routed connections with verified traffic for SOAK_MINUTES through a
 # 3-node cluster in the VM (kernel TLS, ine.ko), counted from when all are

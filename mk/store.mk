@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # store.mk — agent/store/'s etcd client: libcurl (etcd's v3 JSON gateway),
 # and the driver of tests/host/t-store-etcd.sh (real etcd members).
 CPPFLAGS += $(shell pkg-config --cflags libcurl 2>/dev/null)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* api.c — REST server plumbing: Unix socket, peer check, routing, JSON
  * bodies and replies.  The endpoints themselves are in api_routes.c. */
 #include <errno.h>

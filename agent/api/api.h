@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* api.h — the management REST API: HTTP/1.1 + JSON on a local Unix socket.
  *
  * Root only: the socket is created mode 0600 and every request's peer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* api_routes.c — the REST endpoints.  Every write copies the live
  * configuration, edits the copy, validates it whole and commits it through
  * api_req_commit; any refusal replies 4xx before anything is committed.

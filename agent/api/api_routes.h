@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* api_routes.h — the built-in REST endpoints (api_routes.c).
  *
  * Registered by whoever created the api (after api_create, before any other

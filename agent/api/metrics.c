@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* metrics.c — Prometheus text for GET /metrics. */
 #include <errno.h>
 #include <inttypes.h>

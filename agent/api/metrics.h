@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* metrics.h — Prometheus text exposition (format 0.0.4) of the agent's
  * counters.  The agent fills a snapshot from ine.ko (inenl totals) or its
  * own session table, PKI and the alert list; metrics_write only formats, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* atomicfile.c — temp file + fsync + rename + fsync dir (see atomicfile.h). */
 #include <errno.h>
 #include <fcntl.h>

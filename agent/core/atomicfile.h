@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* atomicfile.h — crash-safe small files.
  *
  * atomicfile_write() never leaves a half-written file under the final name:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* clock.c — a wall clock tests can move, and a watch for jumps of the
  * real one (see clock.h). */
 #include <stdbool.h>

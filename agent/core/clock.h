@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* clock.h — the agent's one wall clock.  Everything that reasons about
  * certificate lifetimes reads clock_now(), so tests can move time (days,
  * months) instead of waiting.  Not for measuring intervals: use

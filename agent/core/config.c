@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* config.c — the cluster configuration model: building and looking up
  * nodes, databases and routes, cross-checks (config_validate), JSON out and
  * atomic persistence.  config_parse.c has the strict JSON parsers.  See

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* config.h — the cluster configuration model.
  *
  * One `struct config` is the whole replicated cluster configuration: cluster

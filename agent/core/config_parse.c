@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* config_parse.c — the configuration's strict JSON parsers: the whole
  * file or REST body (config_from_json) and one object at a time (nodes,
  * databases, routes, certificate metadata).  Unknown fields, wrong types

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* errmsg.c — see errmsg.h. */
 #include <stdarg.h>
 #include <stdio.h>

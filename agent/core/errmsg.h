@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* errmsg.h — the one failure formatter: most of the agent's functions
  * return a negative errno and write a sentence naming the problem into a
  * caller's buffer (char *err, size_t errlen). */

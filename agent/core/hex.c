@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* hex.c — see hex.h. */
 #include <errno.h>
 #include <string.h>

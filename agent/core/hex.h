@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* hex.h — bytes to and from hexadecimal text, for the formats that carry
  * binary values as hex (join secrets on the wire, token hashes on disk). */
 #ifndef INE_HEX_H

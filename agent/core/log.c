@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* log.c — stderr logging with journald priority prefixes (see log.h). */
 #include <stdio.h>
 #include <stdlib.h>

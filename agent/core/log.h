@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* log.h — tiny printf-style logging to stderr.
  *
  * Under systemd (INVOCATION_ID or JOURNAL_STREAM set) each line starts with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp.c — the control plane's lifecycle and state: cp_new/cp_free, the
  * getters, worker jobs, what the state directory holds (cp.json,
  * certs.json), and becoming a member.  See cp.h for the model and

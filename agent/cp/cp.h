@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* cp.h — the control plane: membership, replicated configuration, and
  * certificate issuance between the agents of one cluster.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp_daemon.c — the control plane wired into ined: the daemon's hooks for
  * cp_new, the commit/status hooks, and the REST routes POST /v1/cluster,
  * POST /v1/cluster/join-token, POST /v1/cluster/join and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* cp_internal.h — shared by the files of agent/cp/ only; the rest of the
  * agent uses cp.h.  The map of the control plane: its structures, then one
  * heading per file with what that file gives the others.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp_member.c — the ine-cp/1 member protocol (hello, configuration and
  * certificate pushes, forwarded writes, CSRs, status, ping), dialling the
  * lower-id nodes with backoff, and what is known of each peer. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp_repl.c — replication: configuration writes (committed by the
  * primary, forwarded to it from any other node, pushed to every member)
  * and the customer certificate bundle, replicated the same way. */

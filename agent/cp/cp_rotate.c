@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp_rotate.c — certificate rotation: the replicated rotation generation
  * (manual rotation) and the PKI plan (every 30 days, a missing
  * certificate).  The primary signs its own; the others send CSRs. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp_sess.c — control-plane sessions: framed JSON messages (cpmsg.h)
  * over TLS, outgoing and accepted, registered with ine.ko; and the
  * requests waiting for a peer's answer on one. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cp_tls.c — the control plane's TLS: contexts for this node's current
  * credentials (member client, port 3342's server, the joiner's), and port
  * 3342's listener, which follows the PKI generation. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cpmsg.c — control-plane frames and the schema every message must match.
  * See cpmsg.h. */
 #include <errno.h>

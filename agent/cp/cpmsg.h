@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* cpmsg.h — control-plane messages: framing and strict validation.
  *
  * On the wire a message is a frame: a 4-byte big-endian length, then that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* join.c — cluster create, join tokens, and what both ends of the join
  * conversation share (names, addresses, the CA pin, undoing a half-made
  * PKI state).  join_server.c is the primary's side of ine-join/1,

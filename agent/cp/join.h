@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* join.h — cluster create and join: the primary's side of "ine-join/1"
  * and the joining node's client.  The public entry points
  * (cp_cluster_create, cp_join_token_new, cp_cluster_join) are declared in

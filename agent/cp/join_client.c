@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* join_client.c — the joining node's side of ine-join/1: keys on a
  * worker, connect to the token's primary, check the CA against the token's
  * pin before the secret leaves, send the CSRs, install what comes back. */

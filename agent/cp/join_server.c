@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* join_server.c — the primary's side of ine-join/1: prove the CA, check
  * the token, sign the joiner's CSRs, commit the new node, answer with its
  * certificates and the configuration (join.h has the order of checks). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* token.c — join tokens: encoding, and the primary's single-use store.
  * See token.h for the format and the rules. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* token.h — cluster join tokens.
  *
  * A token is what `inectl cluster join` is given: "ine1." followed by the

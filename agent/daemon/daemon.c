@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* daemon.c — the daemon's lifecycle and its one change path: loading the
  * state directory, ine.ko and PKI timers, watches, commit/apply/reload, and
  * the getters and setters other parts use.  See daemon.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* daemon.h — ined's live state and the one path a configuration change takes.
  *
  * The live configuration is replaced whole, never edited in place:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* daemon_internal.h — the daemon's fields and the map of its files, for
  * daemon.c, daemon_status.c and daemon_ops.c only.  Everyone else,
  * daemon_relay.c included, goes through daemon.h. */

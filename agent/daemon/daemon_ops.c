@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* daemon_ops.c — the API ops table backed by the daemon: reads go to
  * daemon_status.c, writes (certificate uploads and rotation, single-node
  * cluster creation) build a new configuration for daemon_config_commit or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* daemon_relay.c — relay ↔ daemon glue (see daemon_relay.h). */
 #include <errno.h>
 #include <stdio.h>

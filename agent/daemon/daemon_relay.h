@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* daemon_relay.h — the daemon's data plane: keeps the relay in step with
  * the configuration and registers its sessions with ine.ko.
  *

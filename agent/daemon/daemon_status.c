@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* daemon_status.c — this node as the API shows it: its status object
  * (sessions from ine.ko or the data plane, offload, certificates, the
  * listener's counters), its alerts and its Prometheus metrics.  Reads the

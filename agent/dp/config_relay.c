@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* config_relay.c — cluster configuration → relay_config (see the header). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* config_relay.h — the relay's view of the cluster configuration.
  *
  * relay_apply_config() (relay.h) takes a flat relay_config for one node:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* keylimit.c — see keylimit.h. */
 #include <errno.h>
 #include <stdlib.h>

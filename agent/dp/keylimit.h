@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* keylimit.h — replace sessions before AES-GCM's key usage limit.
  *
  * AES-GCM is safe for about 2^24.5 full records under one key (RFC 8446

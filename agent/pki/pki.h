@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* pki.h — ine's certificate authority, node certificates, rotation policy,
  * customer-provided certificates and their on-disk store.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_ca.c — the cluster CA: create, load/export, sign node CSRs. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_customer.c — validating customer-provided certificates.
  *
  * Input is hostile (REST body, CLI file): sizes are bounded before any

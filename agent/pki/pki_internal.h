@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* pki_internal.h — shared between agent/pki*.c only.  Other parts of the
  * agent use pki.h.  One heading per file, ktls-utils style. */
 #ifndef INE_PKI_INTERNAL_H

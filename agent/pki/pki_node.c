@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_node.c — what a node does for itself: its key, its CSR, and reading
  * the ine:// identity out of a node certificate. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_plan.c — the certificate policy as a pure function of dates and
  * `now`, so months of rotations and fallbacks are tested by moving time. */
 #include <stdio.h>

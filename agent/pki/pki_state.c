@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_state.c — a node's PKI state: what it serves, what it trusts, and
  * the changes to it (issue, rotate, upload, fallback).
  *

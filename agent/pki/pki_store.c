@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_store.c — the state directory.
  *
  *   <dir>/current -> gen-<16 hex>     the live generation (symlink)

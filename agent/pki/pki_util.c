@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_util.c — small OpenSSL helpers shared by the pki*.c files. */
 #include <errno.h>
 #include <stdarg.h>

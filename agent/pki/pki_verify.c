@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* pki_verify.c — the trust store and the peer check the TLS layer calls:
  * "is this node N of our cluster, on this plane?" or "is this one of the
  * pinned customer certificates?". */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* rotalert.c — failed certificate rotations, as an alert (see rotalert.h). */
 #include <stdarg.h>
 #include <stdio.h>

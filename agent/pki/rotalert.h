@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* rotalert.h — failed certificate rotations, as an alert.
  *
  * Rotations are started from several places (the daemon's PKI timer, the

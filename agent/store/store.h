@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* store.h — ine's client of etcd v3 (the control plane's store).
  *
  * The whole interface the rest of the agent uses; docs/store.md has the

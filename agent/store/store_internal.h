@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* store_internal.h — shared between the files of agent/store/ only; the rest of the
  * agent uses store.h.  One heading per file. */
 #ifndef INE_STORE_INTERNAL_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* inenl — userspace client of ine.ko's generic netlink family. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* inenl — userspace client of ine.ko's generic netlink family (libnl-genl-3).
  *
  * Used by the agent (register/update/remove its sessions, configure the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* inenl_reg.c — the process's own record of its ine.ko registrations
  * (see inenl_reg.h).  A flat array: an agent holds at most a few thousand
  * sessions per handle and every operation is already a netlink round trip,

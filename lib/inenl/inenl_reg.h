@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* inenl_reg.h — what this process registered with ine.ko, so it can be
  * registered again after the module is reloaded.  `rmmod ine; modprobe ine`
  * empties the kernel's registry while the agent's sockets stay up; without

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
 """(t-hostile.sh) Hostile clients against a running ined's internode port (host, software
 TLS).  Usage: hostile_clients.py PORT GOOD_DIR FOREIGN_DIR API_SOCKET INECTL.
 A connection "got in" if the TLS handshake completed and the agent kept it

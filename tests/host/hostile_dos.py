@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
 """(t-hostile-dos.sh) Pre-authentication denial of service on the internode
 port.  Usage: hostile_dos.py PORT GOOD_DIR PID PHASE...
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Host benchmark of the relay (no kernel TLS here: the TLS path is the
 # OpenSSL fallback): two relay_node agents on 127.0.0.1 / 127.0.0.2, one
 # target; moves SIZE MiB up and down per path and reports throughput and

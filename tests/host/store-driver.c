@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* store-driver.c — drives agent/store/ against real etcd members on
  * loopback for tests/host/t-store-etcd.sh.  Each scenario starts its own
  * members through store_member_start() (the supervision under test), runs,

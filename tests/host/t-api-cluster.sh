@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-api-cluster.sh — three real ined processes on this host (loopback
 # addresses 127.78.0.<i>, userspace TLS), driven only through inectl:
 # create, join twice, a change made on node 3 seen on nodes 1 and 2, a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-api.sh — a real ined (single node, no kernel modules) driven by every
 # inectl command: exit codes, usage errors, --json, SIGHUP reload (good and
 # bad configuration), SIGTERM clean exit.  Run from the repository top after

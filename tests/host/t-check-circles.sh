@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-check-circles.sh — tools/check-circles finds two files that call each
 # other both ways and nothing else: a one-way call, a static function and a
 # call through a function pointer are no circle; an allowed pair is known,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-cluster.sh — a 3-node cluster on this host (no kernel TLS: the control
 # plane runs on userspace TLS), each node an agent process with its own
 # state directory, API socket and loopback address 127.77.0.<i>, all on

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # End to end on this host (no kernel TLS): the demo's scenario with the
 # agents' userspace TLS fallback — 3 nodes in network namespaces, Redis
 # replication and a client through ine routes, digests equal, no plaintext

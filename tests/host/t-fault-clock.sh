@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-fault-clock.sh — the wall clock of a running single-node ined (under
 # libfaketime; its monotonic clock stays real) jumps forwards and backwards
 # across the rotation and expiry points of its certificates (product page:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-fault-restart.sh — kill -9 of ined, then restart from the same state:
 # the internode port serves a member's TLS handshake again within 2 s of the
 # restart, and the configuration (database) survived.  Host, userspace TLS.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-fault-state.sh — the state directory goes read-only, then full (a small
 # tmpfs), under a running single-node ined; a certificate rotation and a
 # config write (tune db) must fail with an error naming the problem, leave

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-hostile-dos.sh — pre-authentication denial of service on the internode
 # port (host, userspace TLS): slowloris after the ClientHello from one
 # address and from many, a flood of handshakes completed and dropped, and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-hostile.sh — hostile clients on a running ined's internode port (host,
 # userspace TLS): see hostile_clients.py.  Two agents, each its own cluster; the
 # second one's node certificate is the "other cluster" client.  Then REST:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-libine.sh — libine on this host (no kernel TLS: the broker's software
 # fallback).  Two ined nodes on 127.79.0.<i>; db 1 encrypted with target
 # "snap" on node 2.  ine-recv (node 2) listens through its agent's broker,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
 # t-store-etcd.sh — agent/store/ against real etcd members (Debian's
 # etcd-server 3.4, installed by tools/install-deps) on loopback addresses,
 # with mutual TLS: 1 and 3 members; put/get/CAS, watch across a member

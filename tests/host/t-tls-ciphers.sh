@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Probe the agent's TLS policy with `openssl s_client` against tests/vm/ktls_srv
 # (the agent's tls.c): every cipher `openssl ciphers -v ALL` knows, under
 # TLS 1.0, 1.1, 1.2 and 1.3, must be refused except exactly the four allowed

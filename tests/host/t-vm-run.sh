@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-vm-run.sh — tools/vm-run hands the guest its command and the caller's
 # INE_* variables byte for byte: arguments with a newline, a tab, both
 # quotes, $, a backslash, spaces, a glob and an empty one; the guest's sh is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # tests/lib/ine.sh — the one shell kit of the host and VM tests (sourced by
 # tests/host/t-*.sh, tests/vm/lib.sh and the tools that drive a cluster).
 # Run from the repository top.  It gives:

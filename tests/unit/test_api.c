@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_api.c — every REST endpoint, good and bad input, over the real Unix
  * socket: the server (api + daemon with a temp state dir) runs its event
  * loop in a thread; the test is the client, using inectl's HTTP client. */

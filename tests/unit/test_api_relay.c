@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_api_relay.c — the daemon keeps the relay in step with the
  * configuration: a configuration the relay cannot run is refused before
  * the swap; a route that cannot listen raises an alert; routes of this

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_clock_jump.c — wall-clock jumps: the watch that notices them, the
  * plan's answer to a certificate that starts in the future, random jumps
  * over a year of ticks (no rotation loop, never a certificate invalid at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_config.c — the cluster configuration model: strict parsing with
  * errors naming the field, cross-validation, id allocation, atomic save and
  * load. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_config_relay.c — the relay's per-node view of the configuration. */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* Control-plane message codec: framing, size cap, strict schema. */
 #include <errno.h>
 #include <stdlib.h>

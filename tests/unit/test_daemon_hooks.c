@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_daemon_hooks.c — what other parts plug into the opaque daemon:
  * a watch removed is no longer told (nor asked) about changes; the data
  * plane's ops feed status and alerts, and only the arg that installed them

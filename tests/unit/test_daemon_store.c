@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_daemon_store.c — a configuration write that fails raises the
  * state_write_failed alert (daemon_store_fault) and keeps the old
  * configuration; the next successful write clears it.  The write fails

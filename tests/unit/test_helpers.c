@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* The helpers that used to be copied between files, now one each: the
  * failure formatter, hex, the peer status to errno mapping (one mapping,
  * the inverse of cp_http_status), the certificate serial, and the token's

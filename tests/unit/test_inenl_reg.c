@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_inenl_reg.c — the record inenl keeps to register sessions again
  * after an ine.ko reload: merges, deletes, and never mistakes a reused fd
  * number for the socket that was registered. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_pki_atomicfile.c — atomic writes, secret-file checks, the movable
  * clock and the log helper (the small pieces the PKI stands on). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_pki_ca.c — cluster CA, node CSR signing, node identity and the peer
  * verification the TLS layer calls. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_pki_customer.c — customer certificate upload: every rule, every
  * refusal with its message, and a corpus of malformed/hostile inputs.
  * With INE_PKI_SEED_DIR set, each corpus case is also written there in the

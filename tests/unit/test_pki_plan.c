@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_pki_plan.c — the pure rotation/alert/fallback policy, including
  * schedules over simulated months. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_pki_state.c — a node's PKI state on disk: create/load, key file
  * permissions, join flow, manual rotation, customer apply/reject, crash
  * safety at every write step, and months of ticks on a moved clock. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_pki_wrap.c — the CA key wrapped for the store (agent/pki/pki_wrap.c):
  * round trip, every kind of wrong input refused, no key bytes in the blob,
  * the KEK file's permissions enforced. */

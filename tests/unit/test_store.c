@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* test_store.c — the parts of agent/store/ that need no etcd: option
  * checks, the wire encoding (base64, range ends, int64-as-string), parsing
  * a key/value, and what an unreachable cluster answers.  Everything that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* Join tokens: encoding round trip, strict decoding, and the primary's
  * single-use, expiring store. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* fault_xfer — a known byte stream through an ine route, checked byte by
  * byte at the far end, for the fault tests (tests/vm/t-fault.sh).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* VM test helper for ine.ko's netlink API: every command, every error path,
  * kernel TLS for TLS 1.2/1.3 x AES-GCM-128/256, events, namespaces.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* VM test helper for the plaintext guard.
  *
  *   kmod_guard config off|audit|enforce [PORT...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* VM test helper: thousands of sessions.
  *
  *   kmod_many churn PAIRS ROUNDS   2*PAIRS sessions stay registered while a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* Shared by the tests/vm/kmod_*.c helpers (header-only: each .c there is
  * its own program). Loopback TCP pairs, kernel TLS with fixed test keys,
  * and check macros that say what failed. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # The VM tests' part of the kit (sourced by tests/vm/t-*.sh, as root in the
 # VM, from the repository's top directory): tests/lib/ine.sh, with every
 # node in its network namespace nodeI (tools/vm/nodes.sh: ine_mknodes), the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * nl_fuzz — random and malformed generic netlink messages to ine.ko.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Three ined in network namespaces node1..3 (10.77.0.<i>), kernel TLS and
 # ine.ko loaded, operated only with inectl: create, join twice; a database
 # with a Redis target on node 2 and a route on node 1; Redis traffic through

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # ined under the real kernel: it loads tls (and uses an insmod'ed ine.ko),
 # reports kernel TLS and the module in status, and shows ine.ko's live
 # kTLS sessions in GET /v1/status, inectl status and /metrics.

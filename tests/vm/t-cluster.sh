@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # A 3-node cluster in network namespaces node1..3 (10.77.0.<i>, port 3342)
 # with kernel TLS on the control-plane sessions: create, join twice, a
 # reused token refused, a change on node 3 seen on nodes 1 and 2, a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # End to end (issue 7): the demo's scenario with a smaller data set — a
 # 3-node cluster, Redis replication node1 -> node2 and a client on node3
 # through ine routes on kernel TLS, digests equal, no plaintext marker on the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Faults under kernel TLS (issue 8), one 3-node cluster with ine.ko:
 #  1. kill -9 of the agent mid-transfer on the sending side (node2) and on
 #     the receiving side (node1) of a route: the stream that arrived is a

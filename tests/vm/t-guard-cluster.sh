@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # The plaintext guard in enforce mode on every node of a 3-node cluster
 # (network namespaces node1..3, kernel TLS, ine.ko): ined registers every
 # socket on 3342 before its first byte (outgoing before the ClientHello,

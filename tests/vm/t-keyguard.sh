@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-keyguard.sh — kernel TLS keys never reach an application (issue 20).
 # Two ined nodes, db 1 encrypted with target "snap" on node 2. A libine app
 # on node 1 (tests/vm/keyguard_app) gets its brokered socket — kernel TLS,

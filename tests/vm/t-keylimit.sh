@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-keylimit.sh — sessions are replaced before AES-GCM's key usage limit.
 #
 # Linux 6.1 cannot re-key kernel TLS, and AES-GCM allows about 2^24.5

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # ine.ko under a random generic netlink fuzzer (tests/vm/nl_fuzz): every
 # command number, malformed and valid attributes, bogus fds, as root and as
 # uid 65534 (every mutating command must get EPERM). Afterwards the module

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # The plaintext guard between two nodes: node1 writes to node2:3342.
 . tests/vm/lib.sh
 load_tls

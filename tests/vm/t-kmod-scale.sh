@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # ine.ko with thousands of sessions: dumps exact under churn, sessions gone
 # on close, rmmod/insmod with live sessions, namespaces dying with sessions.
 . tests/vm/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # ine.ko: status query with version, every command and error path, kernel
 # TLS 1.2/1.3 x AES-GCM-128/256, events, privileges, netns isolation, and
 # inectl show on a live kTLS session.

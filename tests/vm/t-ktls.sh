@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Kernel TLS end to end with the agent's TLS code (tests/vm/ktls_xfer.c):
 # for each of the four suites, handshake, kTLS TX+RX (TLS 1.3 RX installed by
 # us), sendfile both ways with sha256 checks, close_notify as EOF, a non-data

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # libine under kernel TLS: two ined nodes (netns node1/node2, 10.77.0.<i>),
 # db 1 encrypted with target "snap" on node 2.  ine-send (node 1) sendfile()s
 # a file onto the socket its agent brokered; ine-recv (node 2) writes it.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # t-linkflap.sh — a route comes back within 2 s of a link returning (issue 20).
 #
 # Two nodes; a Redis master on node1, its replica on node2 through a kTLS

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # The relay between two nodes with kernel TLS (tests/vm/relay_node drives it):
 # every suite moves a stream both ways and thousands of random-sized writes,
 # offloaded in both directions (/proc/net/tls_stat, relay stats); half-close,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # ine's own paths for tools/bench/suite (sourced after lib.sh, with the
 # suite's variables: ENV, N1, N2, FAR, LO, W, T, B, P, port(), bg, xfer_path).
 # Each function measures through ine's code, or says what was not measured

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Shared by tools/bench/vm-suite and tools/bench/host-suite (sourced, sh).
 # Every result is one "BENCH {json}" line on stdout (see bench.h); this
 # file adds the bookkeeping: background processes, suites, stunnel.

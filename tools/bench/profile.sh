@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Where the CPU goes on a path (sourced by tools/bench/suite, VM only):
 # one extra transfer under `perf record -a -e cpu-clock` (the VM has no
 # PMU), then the top symbols, system-wide, as "PROFILE <label>\t<line>"

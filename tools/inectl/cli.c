@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cli.c — helpers shared by inectl's API subcommands. */
 #include <errno.h>
 #include <stdarg.h>

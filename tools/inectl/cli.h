@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* cli.h — inectl subcommands that talk to the agent's REST API, and the
  * helpers they share.  Each cmd_* gets argv[0] = its own name, returns the
  * process exit status: 0 ok, 1 error, 2 usage. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* cluster.c — `inectl cluster ...`:
  *   create name=<n> [key=value ...]      POST /v1/cluster
  *   join-token [key=value ...]           POST /v1/cluster/join-token

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* db.c — `inectl db ...`:
  *   create <name> [data_internode_encryption enabled|disabled]
  *                 [target <name> <node-uid> <host:port>]...    POST /v1/bdbs

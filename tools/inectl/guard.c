@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* inectl guard — read or set ine.ko's plaintext guard (mode and ports) and
  * the key-usage threshold at which sessions are replaced. */
 #include <errno.h>

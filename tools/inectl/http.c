@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* http.c — REST client over the agent's Unix socket (libcurl). */
 #include <errno.h>
 #include <stdio.h>

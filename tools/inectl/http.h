@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* http.h — inectl's client for the agent's REST API on its Unix socket
  * (libcurl does the HTTP; jansson the JSON).  The socket is $INE_API_SOCKET
  * or /run/ine/api.sock. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /* inectl — the operator's CLI. Every subcommand is one file exporting
  *
  *	int inectl_<name>(int argc, char *argv[]);

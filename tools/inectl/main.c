@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* inectl — subcommand dispatch, in the manner of wg(8). */
 #include <stdio.h>
 #include <string.h>

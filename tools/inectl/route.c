@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* route.c — `inectl route ...`:
  *   add db <id> port <listen-port> peer <node-uid> target <name> [node <uid>]
  *                                                   POST /v1/routes

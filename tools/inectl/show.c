@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* inectl show — what ine.ko knows: sessions, totals, the guard.
  *
  *   inectl show            pretty, for people (colour on a terminal)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* status.c — `inectl status` (GET /v1/status + /v1/cluster/alerts): every
  * node's certificates, expiry, offload and sessions; and `inectl alerts`. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /* tune.c — `inectl tune`, rladmin's grammar:
  *   inectl tune db <id> data_internode_encryption enabled|disabled
  *   inectl tune cluster data_internode_encryption enabled|disabled

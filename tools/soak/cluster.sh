@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Sourced by tools/soak/soak-guest and tools/soak/soak-rate inside the VM:
 # a 3-node ined cluster (kernel TLS, ine.ko), one database "soak" whose
 # target is a soakgen echo server on node1, and a route to it on node2 and

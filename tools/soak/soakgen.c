@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 /*
  * soakgen — the traffic of `make soak`: many long-lived TCP connections in
  * one libevent process, each carrying a deterministic byte stream that an

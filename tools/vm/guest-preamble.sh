@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Stage 2 (PID 1 in the host root, inside the VM).  tools/vm-run appends
 # the environment, the working directory and the command after this.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

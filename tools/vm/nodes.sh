@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Cluster nodes inside the VM: network namespaces node1..nodeN, each with
 # eth0 on the bridge inebr0 in the initial namespace, address 10.77.0.<i>/24
 # (the bridge itself is 10.77.0.254).  tcpdump -i inebr0 sees everything
