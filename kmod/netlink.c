@@ -574,6 +574,7 @@ static int set_config_doit(struct sk_buff *skb, struct genl_info *info)
 		/* warn afresh against the new threshold */
 		xa_for_each(&in->sessions, id, s)
 			s->key_warned = false;
+		ine_registry_key_recheck(in);
 	}
 out:
 	mutex_unlock(&in->lock);

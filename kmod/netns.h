@@ -29,6 +29,7 @@ struct ine_net {
 	u64 added, removed;
 	u64 key_warn_records;
 	unsigned int reaper_runs;
+	bool key_check_due;		/* a new threshold: check now */
 	struct delayed_work reaper;
 	struct ine_guard guard;
 };

@@ -10,9 +10,9 @@
  *
  * close(2) of the last fd runs sock_orphan(), which sets SOCK_DEAD before
  * it returns. Every reader treats a SOCK_DEAD socket as gone, so no query
- * made after close() shows it. The reaper (every command, and a delayed
- * work while sessions exist) then takes it out of the id index, counts it
- * removed and announces it down. Until the orphaned socket reaches
+ * made after close() shows it. The reaper (a delayed work, once a second
+ * while sessions exist; reads change no state) then takes it out of the id
+ * index, counts it removed and announces it down. Until the orphaned socket reaches
  * TCP_CLOSE it may still be sending its queued (already encrypted) bytes;
  * it stays in the by_sk hash meanwhile ("closing") so the guard lets those
  * bytes out, then our reference is dropped.
@@ -368,6 +368,18 @@ static void key_check_all(struct ine_net *in)
 			ine_session_key_check(in, s, &l);
 }
 
+/*
+ * A new threshold is checked against every session now rather than at the
+ * next periodic check; the reaper does it so that the command that set it
+ * does not lock every socket while holding in->lock.
+ */
+void ine_registry_key_recheck(struct ine_net *in)
+{
+	lockdep_assert_held(&in->lock);
+	in->key_check_due = true;
+	mod_delayed_work(system_wq, &in->reaper, 0);
+}
+
 static void reaper_work(struct work_struct *work)
 {
 	struct ine_net *in = container_of(to_delayed_work(work),
@@ -375,8 +387,10 @@ static void reaper_work(struct work_struct *work)
 
 	mutex_lock(&in->lock);
 	ine_registry_reap(in);
-	if (++in->reaper_runs % INE_KEY_CHECK_EVERY == 0)
+	if (++in->reaper_runs % INE_KEY_CHECK_EVERY == 0 || in->key_check_due) {
+		in->key_check_due = false;
 		key_check_all(in);
+	}
 	if (in->count || !list_empty(&in->closing))
 		reaper_kick(in);
 	mutex_unlock(&in->lock);

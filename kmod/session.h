@@ -66,6 +66,7 @@ void ine_session_announce(struct ine_net *in, struct ine_session *s, u8 cmd,
 bool ine_session_key_past(const struct ine_net *in, const struct ine_live *l);
 int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack);
 void ine_registry_reap(struct ine_net *in);
+void ine_registry_key_recheck(struct ine_net *in);
 struct ine_session *ine_registry_find_rcu(struct ine_net *in,
 					  const struct sock *sk);
 

@@ -224,6 +224,40 @@ static const struct inenl_event *find_event(int type, uint32_t id)
 	return NULL;
 }
 
+/* Events the reaper sends (DOWN of a closed socket, KEY_USAGE) come from a
+ * work item, not from the command: read until one is there or ms pass. */
+static const struct inenl_event *wait_event(struct inenl *ev, int type,
+					    uint32_t id, int ms)
+{
+	struct pollfd p = { .fd = inenl_events_fd(ev), .events = POLLIN };
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!find_event(type, id)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			break;
+		if (poll(&p, 1, 100) > 0)
+			CHECK_ERR(inenl_events_read(ev, on_event, NULL), 0);
+	}
+	return find_event(type, id);
+}
+
+/* Totals once the reaper has counted removed >= want, or after ms. */
+static void wait_removed(struct inenl *nl, uint64_t want, int ms,
+			 struct inenl_totals *t)
+{
+	int waited;
+
+	for (waited = 0;; waited += 50) {
+		CHECK_ERR(inenl_totals_get(nl, t), 0);
+		if (t->removed >= want || waited >= ms)
+			return;
+		usleep(50000);
+	}
+}
+
 /* ---- sessions ------------------------------------------------------------------ */
 
 static uint32_t add(struct inenl *nl, int fd, uint8_t plane, uint8_t state)
@@ -386,14 +420,17 @@ static void test_lifecycle(struct inenl *nl, struct inenl *ev)
 	CHECK(count_id(&seen, id) == 0, "closed session still dumped");
 	CHECK_ERR(inenl_session_get(nl, id, -1, &s), -ENOENT);
 	CHECK_ERR(inenl_totals_get(nl, &t), 0);
+	CHECK(t.sessions == t0.sessions, "after close: sessions %u", t.sessions);
+	/* counted removed by the reaper, which runs once a second */
+	wait_removed(nl, t0.removed + 2, 5000, &t);
 	CHECK(t.sessions == t0.sessions && t.removed == t0.removed + 2,
-	      "after close: sessions %u removed %llu", t.sessions,
-	      (unsigned long long)t.removed);
+	      "after close and a reaper run: sessions %u removed %llu",
+	      t.sessions, (unsigned long long)t.removed);
 
 	drain_events(ev);
 	CHECK(find_event(INENL_EV_SESSION_UP, id), "no UP event");
 	CHECK(find_event(INENL_EV_SESSION_STATE, id), "no STATE event");
-	CHECK(find_event(INENL_EV_SESSION_DOWN, id) &&
+	CHECK(wait_event(ev, INENL_EV_SESSION_DOWN, id, 3000) &&
 	      find_event(INENL_EV_SESSION_DOWN, id)->session.down_reason ==
 	      INE_DOWN_CLOSED, "no DOWN(closed) event");
 	CHECK(find_event(INENL_EV_SESSION_DOWN, id2) &&
@@ -487,11 +524,12 @@ static void test_ktls(struct inenl *nl, struct inenl *ev, unsigned version,
 	CHECK_ERR(inenl_totals_get(nl, &t), 0);
 	CHECK(t.key_warn == 2 && t.key_warn_records == 4, "key_warn total %u",
 	      t.key_warn);
-	drain_events(ev);
-	CHECK(find_event(INENL_EV_KEY_USAGE, idc) &&
+	/* the new threshold is checked at once (not at the next 5 s check) */
+	CHECK(wait_event(ev, INENL_EV_KEY_USAGE, idc, 2000) &&
 	      find_event(INENL_EV_KEY_USAGE, idc)->session.tx_rec_seq == 5,
-	      "no key-usage event for the client");
-	CHECK(find_event(INENL_EV_KEY_USAGE, ids), "no key-usage event for the server");
+	      "no key-usage event for the client within 2 s");
+	CHECK(wait_event(ev, INENL_EV_KEY_USAGE, ids, 2000),
+	      "no key-usage event for the server within 2 s");
 	CHECK_ERR(inenl_config_set(nl, -1, NULL, 0, INE_KEY_WARN_RECORDS_DEFAULT), 0);
 	close(c);
 	close(s);

@@ -133,7 +133,11 @@
  *       INE_TOTALS_A_TLS12, _TLS13: NLA_U32          sessions by TLS version
  *       INE_TOTALS_A_AES_GCM_128, _AES_GCM_256: NLA_U32  by cipher
  *       INE_TOTALS_A_KEY_WARN: NLA_U32     sessions past the threshold
- *       INE_TOTALS_A_ADDED, _REMOVED: NLA_U64  registrations/removals ever
+ *       INE_TOTALS_A_ADDED, _REMOVED: NLA_U64  registrations/removals ever;
+ *                                          a closed socket leaves SESSIONS
+ *                                          at once and is counted REMOVED
+ *                                          (and announced DOWN) by the
+ *                                          reaper within about a second
  *     INE_A_GUARD: NLA_NESTED
  *       INE_GUARD_A_MODE: NLA_U8           enum ine_guard_mode
  *       INE_GUARD_A_PORTS: NLA_NESTED      { INE_PORT_A_PORT: NLA_U16 }...
@@ -190,7 +194,8 @@
  *                                 PEER_NODE_ID, TX_REC_SEQ, RX_REC_SEQ } and
  *                                 INE_A_KEY_WARN_RECORDS; once per session
  *                                 when it crosses the threshold (checked
- *                                 every few seconds and on every query)
+ *                                 every few seconds, and at once after
+ *                                 SET_CONFIG changes the threshold)
  * ------------------------------------------------------------------------
  */
 #ifndef _UAPI_LINUX_INE_H
