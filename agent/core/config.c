@@ -365,22 +365,7 @@ int config_save(const struct config *cfg, const char *path)
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;
-	{
-		/* atomicfile wants the directory and the name apart. */
-		char *dup = strdup(path), *slash = dup ? strrchr(dup, '/') : NULL;
-
-		if (!dup)
-			rc = -ENOMEM;
-		else if (!slash)
-			rc = atomicfile_write(".", dup, s, strlen(s), 0600);
-		else if (slash == dup)
-			rc = atomicfile_write("/", slash + 1, s, strlen(s), 0600);
-		else {
-			*slash = '\0';
-			rc = atomicfile_write(dup, slash + 1, s, strlen(s), 0600);
-		}
-		free(dup);
-	}
+	rc = atomicfile_write_path(path, s, strlen(s), 0600);
 	free(s);
 	return rc;
 }
