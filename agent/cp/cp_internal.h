@@ -299,6 +299,13 @@ void cp_member_tick(struct cp *cp);
 /* join.c */
 /* 1-63 letters, digits, '.', '-', '_'. */
 bool join_name_valid(const char *s);
+/* The same, as an error naming `what` ("node name"): 0 or -EINVAL. */
+int join_name_check(const char *what, const char *s, char *err, size_t errlen);
+/* What cluster create and join both refuse first: a node that is a member
+ * already (member_rc: create says -EEXIST, join -EISCONN), or one with a
+ * create or join under way (-EALREADY). */
+int join_start_check(const struct cp *cp, int member_rc, char *err,
+		     size_t errlen);
 /* "host", "host:port" or "[v6]:port" → host; a port, when given, must be
  * the cluster's CP port. */
 int join_parse_address(const struct cp *cp, const char *in, char *host,
