@@ -55,6 +55,13 @@ static void refuse(int fd, int err, const char *msg)
 
 	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_msg(LOG_LVL_DEBUG, "broker: refusing a caller: %s", strerror(errno));
+	/* A request left unread when the socket closes resets the caller's
+	 * end, and its read then fails before it finds the refusal: stop it
+	 * sending (its send gets EPIPE, which libine expects), then read off
+	 * what it sent already. */
+	shutdown(fd, SHUT_RD);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 }
 
