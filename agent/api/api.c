@@ -15,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api/api.h"
+#include "core/unixsock.h"
 
 #define API_MAX_IDS 4
 
@@ -333,28 +334,6 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 /* ---- socket ---------------------------------------------------------- */
 
-/* Refuse to steal the socket of a running agent; remove a stale one. */
-static int clear_stale(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st))
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0)
-		return -EADDRINUSE;
-	return unlink(path) ? -errno : 0;
-}
-
 static int listen_unix(const char *path, int *out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -364,7 +343,7 @@ static int listen_unix(const char *path, int *out)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	if ((rc = clear_stale(path)))
+	if ((rc = unixsock_clear_stale(path, SOCK_STREAM)))
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)

@@ -125,6 +125,26 @@ err_unlink:
 	return ret;
 }
 
+int atomicfile_write_path(const char *path, const void *data, size_t len,
+			  mode_t mode)
+{
+	char *dup = strdup(path), *slash = dup ? strrchr(dup, '/') : NULL;
+	int rc;
+
+	if (!dup)
+		rc = -ENOMEM;
+	else if (!slash)
+		rc = atomicfile_write(".", dup, data, len, mode);
+	else if (slash == dup)
+		rc = atomicfile_write("/", slash + 1, data, len, mode);
+	else {
+		*slash = '\0';
+		rc = atomicfile_write(dup, slash + 1, data, len, mode);
+	}
+	free(dup);
+	return rc;
+}
+
 int atomicfile_read(const char *path, size_t max, bool secret, char **bufp,
 		    size_t *lenp, char *why, size_t whylen)
 {

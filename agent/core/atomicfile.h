@@ -20,6 +20,9 @@
 
 int atomicfile_write(const char *dir, const char *name, const void *data,
 		     size_t len, mode_t mode);
+/* The same for a path: its directory ("." when it names none) and name. */
+int atomicfile_write_path(const char *path, const void *data, size_t len,
+			  mode_t mode);
 /* fsync a directory (after creating/renaming entries in it). */
 int atomicfile_fsync_dir(const char *dir);
 

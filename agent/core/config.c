@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* config.c — the cluster configuration model: building and looking up
  * nodes, databases and routes, cross-checks (config_validate), JSON out and
- * atomic persistence.  config_parse.c has the strict JSON parsers.  See
+ * atomic saving.  config_parse.c, above this file, has the strict JSON
+ * parsers and what goes through them (config_dup, config_load).  See
  * config.h for the model. */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +129,13 @@ fail:
 struct config *config_new(void)
 {
 	return calloc(1, sizeof(struct config));
+}
+
+void config_bdb_clear(struct config_bdb *b)
+{
+	free(b->targets);
+	b->targets = NULL;
+	b->n_targets = 0;
 }
 
 void config_free(struct config *cfg)
@@ -343,38 +351,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int config_dup(const struct config *cfg, struct config **out)
-{
-	char err[CONFIG_ERR_MAX];
-	json_t *j = config_to_json(cfg);
-	int rc;
-
-	if (!j)
-		return -ENOMEM;
-	rc = config_from_json(j, out, err, sizeof(err));
-	json_decref(j);
-	return rc;
-}
-
 /* ---- persistence ----------------------------------------------------- */
-
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	json_t *j;
-	int rc;
-
-	if (access(path, F_OK))
-		return -errno;
-	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j) {
-		snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
-		return -EINVAL;
-	}
-	rc = config_from_json(j, out, err, errlen);
-	json_decref(j);
-	return rc;
-}
 
 int config_save(const struct config *cfg, const char *path)
 {
@@ -388,22 +365,7 @@ int config_save(const struct config *cfg, const char *path)
 	json_decref(j);
 	if (!s)
 		return -ENOMEM;
-	{
-		/* atomicfile wants the directory and the name apart. */
-		char *dup = strdup(path), *slash = dup ? strrchr(dup, '/') : NULL;
-
-		if (!dup)
-			rc = -ENOMEM;
-		else if (!slash)
-			rc = atomicfile_write(".", dup, s, strlen(s), 0600);
-		else if (slash == dup)
-			rc = atomicfile_write("/", slash + 1, s, strlen(s), 0600);
-		else {
-			*slash = '\0';
-			rc = atomicfile_write(dup, slash + 1, s, strlen(s), 0600);
-		}
-		free(dup);
-	}
+	rc = atomicfile_write_path(path, s, strlen(s), 0600);
 	free(s);
 	return rc;
 }

@@ -3,12 +3,15 @@
  * file or REST body (config_from_json) and one object at a time (nodes,
  * databases, routes, certificate metadata).  Unknown fields, wrong types
  * and out-of-range values are refused with the path of the offending
- * field; config.c has the model, validation and persistence. */
+ * field.  config_dup and config_load, which go through the parser, live
+ * here too; config.c (the model, validation, JSON out, saving) is below
+ * this file and never calls into it. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include "core/config.h"
@@ -215,13 +218,6 @@ static int target_from_json(const json_t *j, struct config_target *t,
 	}
 	t->node = (uint32_t)node;
 	return 0;
-}
-
-void config_bdb_clear(struct config_bdb *b)
-{
-	free(b->targets);
-	b->targets = NULL;
-	b->n_targets = 0;
 }
 
 int config_bdb_from_json(const json_t *j, struct config_bdb *b, bool partial,
@@ -462,5 +458,42 @@ int config_from_json(const json_t *j, struct config **out, char *err, size_t err
 	return 0;
 out:
 	config_free(cfg);
+	return rc;
+}
+
+/* ---- through JSON ---------------------------------------------------- */
+
+/* A copy and a load both go through the strict parser, so what they hand
+ * back has been validated like any body or file; that puts them here, above
+ * the model, and keeps config.c from calling up into its parsers. */
+
+int config_dup(const struct config *cfg, struct config **out)
+{
+	char err[CONFIG_ERR_MAX];
+	json_t *j = config_to_json(cfg);
+	int rc;
+
+	if (!j)
+		return -ENOMEM;
+	rc = config_from_json(j, out, err, sizeof(err));
+	json_decref(j);
+	return rc;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *j;
+	int rc;
+
+	if (access(path, F_OK))
+		return -errno;
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
+		return -EINVAL;
+	}
+	rc = config_from_json(j, out, err, errlen);
+	json_decref(j);
 	return rc;
 }

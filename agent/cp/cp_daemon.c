@@ -158,6 +158,34 @@ static void member_done(void *arg, int rc, const char *msg)
 	free(w);
 }
 
+/* The body's node_name, else this host's name (else fallback). */
+static const char *node_name(json_t *body, char *host, size_t len,
+			     const char *fallback)
+{
+	const char *node = body_str(body, "node_name");
+
+	if (node)
+		return node;
+	if (gethostname(host, len) < 0)
+		snprintf(host, len, "%s", fallback);
+	host[len - 1] = '\0';
+	return host;
+}
+
+/* What member_done answers; NULL once 500 is the answer. */
+static struct join_wait *join_wait_new(struct api_req *req, struct cp *cp)
+{
+	struct join_wait *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		api_req_error(req, 500, "internal", "out of memory");
+		return NULL;
+	}
+	w->req = req;
+	w->cp = cp;
+	return w;
+}
+
 /* POST /v1/cluster {name, node_name?, address?} */
 static void route_create(struct api_req *req, void *arg)
 {
@@ -176,26 +204,16 @@ static void route_create(struct api_req *req, void *arg)
 		api_req_error(req, 400, "invalid_parameter", "body.name: missing");
 		return;
 	}
-	node = body_str(body, "node_name");
-	if (!node) {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "node1");
-		host[sizeof(host) - 1] = '\0';
-		node = host;
-	}
+	node = node_name(body, host, sizeof(host), "node1");
 	addr = body_str(body, "address");
 	if (!addr) {
 		api_req_error(req, 400, "invalid_parameter",
 			      "body.address: missing (where the other nodes reach this one)");
 		return;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		api_req_error(req, 500, "internal", "out of memory");
+	w = join_wait_new(req, cp);
+	if (!w)
 		return;
-	}
-	w->req = req;
-	w->cp = cp;
 	rc = cp_cluster_create(cp, name, node, addr, member_done, w, err,
 			       sizeof(err));
 	if (rc == CP_PENDING)
@@ -255,20 +273,10 @@ static void route_join(struct api_req *req, void *arg)
 			      tok ? "address" : "token");
 		return;
 	}
-	node = body_str(body, "node_name");
-	if (!node) {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "node");
-		host[sizeof(host) - 1] = '\0';
-		node = host;
-	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		api_req_error(req, 500, "internal", "out of memory");
+	node = node_name(body, host, sizeof(host), "node");
+	w = join_wait_new(req, cp);
+	if (!w)
 		return;
-	}
-	w->req = req;
-	w->cp = cp;
 	rc = cp_cluster_join(cp, tok, node, addr, member_done, w, err, sizeof(err));
 	if (rc == CP_PENDING)
 		return;

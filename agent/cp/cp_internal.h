@@ -3,17 +3,25 @@
  * agent uses cp.h.  The map of the control plane: its structures, then one
  * heading per file with what that file gives the others.
  *
- *   cp.c         lifecycle (cp_new/cp_free), state getters, worker jobs,
- *                cp.json/certs.json, becoming a member
- *   cp_tls.c     TLS contexts for our credentials, port 3342's listener
- *   cp_sess.c    framed message sessions over TLS; pending requests
- *   cp_repl.c    configuration and customer certificate replication
- *   cp_rotate.c  certificate rotation (manual generation, the PKI plan)
- *   cp_member.c  the ine-cp/1 member protocol, dialling, peer status
- *   join.c       cluster create, join tokens, what both join ends share
- *   join_server.c  the primary's side of ine-join/1
- *   join_client.c  the joining node's side
+ * Top to bottom; each file calls only files below it:
+ *
  *   cp_daemon.c  the glue into ined: daemon hooks and REST routes
+ *   cp.c         lifecycle (cp_new/cp_free), timers, which protocol
+ *                serves which ALPN, what a live configuration sets off
+ *   join_client.c  the joining node's side of ine-join/1
+ *   join_server.c  the primary's side
+ *   join.c       cluster create, join tokens, what both join ends share
+ *   cp_member.c  the ine-cp/1 member protocol, dialling, peer status,
+ *                becoming a member
+ *   cp_rotate.c  certificate rotation (manual generation, the PKI plan)
+ *   cp_repl.c    configuration and customer certificate replication
+ *   cp_sess.c    framed message sessions over TLS; pending requests
+ *   cp_tls.c     TLS contexts for our credentials, port 3342's listener
+ *   cp_state.c   state getters, the primary, status <-> errno, worker
+ *                jobs, cp.json/certs.json
+ *
+ * The files below cp.c reach the ones above only through the two things
+ * cp_new fills in: the protocols (cp->protos) and config_live.
  */
 #ifndef INE_CP_INTERNAL_H
 #define INE_CP_INTERNAL_H
@@ -35,7 +43,7 @@
 #include "cp/token.h"
 #include "tls/tls.h"
 
-/* ---- sessions (cp_sess.c), jobs and state (cp.c), for every file here ---- */
+/* ---- sessions (cp_sess.c), jobs and state (cp_state.c), for every file here ---- */
 struct cp_sess;
 enum tls_alpn;
 
@@ -45,6 +53,18 @@ struct cp_sess_ops {
 	void (*msg)(struct cp_sess *s, int type, json_t *msg, void *arg);
 	/* closed (not called for cp_sess_close from cp_free) */
 	void (*closed)(struct cp_sess *s, const char *why, void *arg);
+	/* incoming: refuse a certificate that names no node of this
+	 * cluster (the listener's verify hook gave no node id) */
+	bool members_only;
+};
+
+struct tls_conn;
+
+/* A protocol on port 3342: the listener hands it connections whose ALPN
+ * is alpn (arg: struct cp *). */
+struct cp_proto {
+	const char *alpn;
+	void (*accept)(void *arg, struct tls_conn *c);
 };
 
 /* Outgoing: connect to "host:port", handshake with ctx offering alpn. */
@@ -71,7 +91,8 @@ const char *cp_pki_dir(const struct cp *cp);
 int64_t cp_certs_version(const struct cp *cp);
 struct token_store *cp_tokens(struct cp *cp);
 void cp_hostport(const char *host, uint16_t port, char *out, size_t outlen);
-/* Become a member with the given state (join / create): takes both. */
+/* cp_member.c: become a member with the given state (join / create):
+ * takes both. */
 int cp_install_membership(struct cp *cp, struct pki_state *st,
 			  struct config *cfg, char *err, size_t errlen);
 /* Commit a configuration built by the primary (join adds a node). */
@@ -187,6 +208,13 @@ struct cp {
 	struct cp_job *jobs;		/* running */
 	bool rotating_local;
 	bool join_busy;			/* a create or join is under way */
+
+	/* Set by cp_new, so that the layers below cp.c need not call up:
+	 * the protocols port 3342 serves ({NULL} ends it), and what a
+	 * configuration going live sets off above cp_repl.c (dialling new
+	 * members, a rotation it asks for). */
+	const struct cp_proto *protos;
+	void (*config_live)(struct cp *cp);
 };
 
 /* The PKI state: the daemon's when it owns it (read through the hook every
@@ -203,7 +231,13 @@ static inline const struct config *cp_live(const struct cp *cp)
 	return cp->hooks.config_get(cp->hooks.arg);
 }
 
-/* cp.c */
+/* cp_state.c */
+/* The job pipe and its event (cp_new); cp_jobs_free waits for workers
+ * still running (their results are dropped). */
+int cp_jobs_init(struct cp *cp, char *err, size_t errlen);
+void cp_jobs_free(struct cp *cp);
+/* cp.json and certs.json into cp, when they exist. */
+int cp_load_cpstate(struct cp *cp, char *err, size_t errlen);
 /* Write <state_dir>/name (atomic, 0600; the text is wiped after). */
 int cp_save_json(const struct cp *cp, const char *name, const json_t *j);
 /* cp.json: the rotation generation done here and the bundle's version. */
@@ -265,6 +299,13 @@ void cp_member_tick(struct cp *cp);
 /* join.c */
 /* 1-63 letters, digits, '.', '-', '_'. */
 bool join_name_valid(const char *s);
+/* The same, as an error naming `what` ("node name"): 0 or -EINVAL. */
+int join_name_check(const char *what, const char *s, char *err, size_t errlen);
+/* What cluster create and join both refuse first: a node that is a member
+ * already (member_rc: create says -EEXIST, join -EISCONN), or one with a
+ * create or join under way (-EALREADY). */
+int join_start_check(const struct cp *cp, int member_rc, char *err,
+		     size_t errlen);
 /* "host", "host:port" or "[v6]:port" → host; a port, when given, must be
  * the cluster's CP port. */
 int join_parse_address(const struct cp *cp, const char *in, char *host,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cp_member.c — the ine-cp/1 member protocol (hello, configuration and
  * certificate pushes, forwarded writes, CSRs, status, ping), dialling the
- * lower-id nodes with backoff, and what is known of each peer. */
+ * lower-id nodes with backoff, what is known of each peer, and becoming a
+ * member (cp_install_membership, where cluster create and join end). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ const struct cp_sess_ops cp_member_ops = {
 	.up = member_up,
 	.msg = member_msg,
 	.closed = member_closed,
+	.members_only = true,
 };
 
 static json_t *hello_msg(const struct cp *cp)
@@ -490,6 +492,50 @@ void cp_peers_sync(struct cp *cp)
 		if (p && !p->sess && !(p->redial && evtimer_pending(p->redial, NULL)))
 			peer_dial(p);
 	}
+}
+
+/* ------------------------------------------------------------ becoming a member */
+
+/* Cluster create and join end here: the state in, port 3342 opened for
+ * it, the members dialled. */
+int cp_install_membership(struct cp *cp, struct pki_state *st,
+			  struct config *cfg, char *err, size_t errlen)
+{
+	uint32_t gen = cfg->certs.generation;
+	int ret;
+
+	/* the PKI first: the daemon learns its node id before the
+	 * configuration naming it goes live */
+	if (cp->hooks.pki_set) {
+		cp->hooks.pki_set(cp->hooks.arg, st);
+	} else {
+		if (cp->pki_owned)
+			pki_state_free(cp->pki_mine);
+		cp->pki_mine = st;
+		cp->pki_owned = true;
+	}
+	ret = cp->hooks.config_apply(cp->hooks.arg, cfg, err, errlen);
+	if (ret < 0) {
+		if (cp->hooks.pki_set) {
+			cp->hooks.pki_set(cp->hooks.arg, NULL);	/* frees st */
+		} else {
+			pki_state_free(cp->pki_mine);
+			cp->pki_mine = NULL;
+			cp->pki_owned = false;
+		}
+		return ret;
+	}
+	cp->rotated_gen = gen;
+	cp_save_cpstate(cp);
+	log_info("control plane: node %u of cluster %s (%s)",
+		 pki_state_node_id(st), cp_live(cp)->cluster_id,
+		 cp_live(cp)->cluster_name);
+	if (cp->hooks.member_changed)
+		cp->hooks.member_changed(cp->hooks.arg, pki_state_node_id(st));
+	cp_listener_sync(cp);
+	cp_notify_pki(cp);
+	cp_peers_sync(cp);
+	return 0;
 }
 
 void cp_member_accept(void *arg, struct tls_conn *c)

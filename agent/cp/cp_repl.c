@@ -13,9 +13,6 @@
 
 /* ------------------------------------------------------------ config */
 
-void cp_peers_sync(struct cp *cp);
-void cp_rotation_check(struct cp *cp);
-
 json_t *cp_config_msg(const struct cp *cp)
 {
 	json_t *j = config_to_json(cp_live(cp));
@@ -58,8 +55,8 @@ int cp_config_install(struct cp *cp, struct config *next, bool push,
 		 (unsigned long long)ver);
 	if (push)
 		cp_broadcast(cp, cp_config_msg);
-	cp_peers_sync(cp);
-	cp_rotation_check(cp);
+	if (cp->config_live)
+		cp->config_live(cp);
 	return 0;
 }
 

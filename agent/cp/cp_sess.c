@@ -496,7 +496,7 @@ struct cp_sess *cp_sess_accept(struct cp *cp, struct tls_conn *c,
 	/* the listener's handshake ran our verify hook: for ine-cp/1 this is
 	 * the node id from the certificate (0 for pinned customer certs) */
 	s->cert_node_id = c->peer_node_id;
-	if (ops == &cp_member_ops && s->cert_node_id < 0) {
+	if (ops->members_only && s->cert_node_id < 0) {
 		s->state = S_OPEN;	/* so that close runs its course */
 		cp_sess_close(s, "peer certificate is not one of this cluster's");
 		return NULL;

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cp_tls.c — the control plane's TLS: contexts for this node's current
  * credentials (member client, port 3342's server, the joiner's), and port
- * 3342's listener, which follows the PKI generation. */
+ * 3342's listener, which follows the PKI generation and hands connections
+ * to the protocols cp.c names in cp->protos. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "cp/cp_internal.h"
-#include "cp/join.h"
 #include "tls/listener.h"
 
 /* ------------------------------------------------------------ TLS contexts */
@@ -130,6 +130,7 @@ void cp_listener_drop(struct cp *cp)
 
 void cp_listener_sync(struct cp *cp)
 {
+	const struct cp_proto *proto;
 	const struct config_node *me;
 	const char *addr;
 	struct listener *l;
@@ -165,8 +166,10 @@ void cp_listener_sync(struct cp *cp)
 		return;
 	}
 	listener_set_inenl(l, cp->nl);
-	if (listener_set_handler(l, "ine-cp/1", cp_member_accept, cp) < 0 ||
-	    listener_set_handler(l, "ine-join/1", join_accept, cp) < 0) {
+	for (proto = cp->protos; proto && proto->alpn; proto++)
+		if (listener_set_handler(l, proto->alpn, proto->accept, cp) < 0)
+			break;
+	if (proto && proto->alpn) {
 		listener_free(l);
 		tls_ctx_free(ctx);
 		return;

@@ -67,6 +67,28 @@ bool join_name_valid(const char *s)
 	return true;
 }
 
+int join_name_check(const char *what, const char *s, char *err, size_t errlen)
+{
+	if (join_name_valid(s))
+		return 0;
+	return errmsg_fail(err, errlen, -EINVAL,
+			   "%s \"%.80s\": 1-63 letters, digits, '.', '-', '_'",
+			   what, s);
+}
+
+int join_start_check(const struct cp *cp, int member_rc, char *err,
+		     size_t errlen)
+{
+	if (cp_is_member(cp))
+		return errmsg_fail(err, errlen, member_rc,
+			    "this node is already node %u of cluster %s",
+			    cp_node_id(cp), cp_config(cp)->cluster_id);
+	if (cp->join_busy)
+		return errmsg_fail(err, errlen, -EALREADY,
+			    "a cluster create or join is already under way");
+	return 0;
+}
+
 /* "host", "host:port" or "[v6]:port" → host; a port, when given, must be
  * the cluster's CP port. */
 int join_parse_address(const struct cp *cp, const char *in, char *host,
@@ -207,21 +229,13 @@ int cp_cluster_create(struct cp *cp, const char *name, const char *node_name,
 	struct create *c;
 	int ret;
 
-	if (cp_is_member(cp))
-		return errmsg_fail(err, errlen, -EEXIST,
-			    "this node is already node %u of cluster %s",
-			    cp_node_id(cp), cp_config(cp)->cluster_id);
-	if (cp->join_busy)
-		return errmsg_fail(err, errlen, -EALREADY,
-			    "a cluster create or join is already under way");
-	if (!join_name_valid(name))
-		return errmsg_fail(err, errlen, -EINVAL,
-			    "cluster name \"%.80s\": 1-63 letters, digits, '.', '-', '_'",
-			    name);
-	if (!join_name_valid(node_name))
-		return errmsg_fail(err, errlen, -EINVAL,
-			    "node name \"%.80s\": 1-63 letters, digits, '.', '-', '_'",
-			    node_name);
+	ret = join_start_check(cp, -EEXIST, err, errlen);
+	if (ret == 0)
+		ret = join_name_check("cluster name", name, err, errlen);
+	if (ret == 0)
+		ret = join_name_check("node name", node_name, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (cp_config(cp)->n_nodes || cp_config(cp)->n_routes)
 		return errmsg_fail(err, errlen, -EINVAL,
 			    "the standalone configuration already names nodes or routes");

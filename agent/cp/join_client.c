@@ -370,22 +370,17 @@ int cp_cluster_join(struct cp *cp, const char *token, const char *node_name,
 	struct jcli *j;
 	int ret;
 
-	if (cp_is_member(cp))
-		return errmsg_fail(err, errlen, -EISCONN,
-			    "this node is already node %u of cluster %s",
-			    cp_node_id(cp), cp_config(cp)->cluster_id);
-	if (cp->join_busy)
-		return errmsg_fail(err, errlen, -EALREADY,
-			    "a cluster create or join is already under way");
+	ret = join_start_check(cp, -EISCONN, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (cp_config(cp)->version > 0 || cp_config(cp)->n_bdbs ||
 	    cp_config(cp)->n_routes)
 		return errmsg_fail(err, errlen, -EEXIST,
 			    "this node has a local configuration (version %llu): only a fresh node (empty state directory) can join",
 			    (unsigned long long)cp_config(cp)->version);
-	if (!join_name_valid(node_name))
-		return errmsg_fail(err, errlen, -EINVAL,
-			    "node name \"%.80s\": 1-63 letters, digits, '.', '-', '_'",
-			    node_name);
+	ret = join_name_check("node name", node_name, err, errlen);
+	if (ret < 0)
+		return ret;
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return errmsg_fail(err, errlen, -ENOMEM, "out of memory");

@@ -16,6 +16,7 @@
 
 #include <systemd/sd-id128.h>
 
+#include "core/atomicfile.h"
 #include "core/hex.h"
 #include "cp/token.h"
 
@@ -270,54 +271,6 @@ static int secret_hash(const uint8_t secret[TOKEN_SECRET_LEN], uint8_t out[32])
 			  NULL) == 1 ? 0 : -EIO;
 }
 
-/* temp file, fsync, rename, fsync dir */
-static int write_atomic(const char *path, const char *data, size_t len)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	int fd, dfd, ret = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t w = write(fd, data, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			break;
-		}
-		data += w;
-		len -= (size_t)w;
-	}
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
-	close(fd);
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		return ret;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-}
-
 static int store_save(const struct token_store *s)
 {
 	json_t *root, *arr;
@@ -343,7 +296,7 @@ static int store_save(const struct token_store *s)
 	txt = json_dumps(root, JSON_COMPACT);
 	if (!txt)
 		goto out;
-	ret = write_atomic(s->path, txt, strlen(txt));
+	ret = atomicfile_write_path(s->path, txt, strlen(txt), 0600);
 out:
 	free(txt);
 	json_decref(root);

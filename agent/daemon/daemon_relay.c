@@ -7,13 +7,13 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#include <openssl/bn.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "dp/config_relay.h"
 #include "daemon/daemon_relay.h"
 #include "inenl/inenl.h"
+#include "pki/pki.h"
 #include "tls/listener.h"
 #include "core/log.h"
 #include "api/metrics.h"
@@ -55,24 +55,15 @@ static uint8_t state_of(enum relay_mode m)
 static void peer_cert(const struct tls_conn *tc, char *serial, size_t len, uint64_t *expiry)
 {
 	X509 *x = tc && tc->ssl ? SSL_get0_peer_certificate(tc->ssl) : NULL;
-	BIGNUM *bn;
-	struct tm tm;
+	time_t na;
 
 	serial[0] = '\0';
 	*expiry = 0;
 	if (!x)
 		return;
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	if (bn) {
-		char *hex = BN_bn2hex(bn);
-
-		if (hex)
-			snprintf(serial, len, "%s", hex);
-		OPENSSL_free(hex);
-		BN_free(bn);
-	}
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
-		*expiry = (uint64_t)timegm(&tm);
+	pki_cert_serial(x, serial, len);
+	if (pki_asn1_time(X509_get0_notAfter(x), &na) == 0)
+		*expiry = (uint64_t)na;
 }
 
 /* The listener registered the accepted socket before ALPN told the plane

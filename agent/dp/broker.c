@@ -26,6 +26,7 @@
 #include "dp/broker_internal.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/unixsock.h"
 #include "daemon/daemon.h"
 
 /* Refusals at accept are logged at most once a second (a local flood must
@@ -54,6 +55,13 @@ static void refuse(int fd, int err, const char *msg)
 
 	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_msg(LOG_LVL_DEBUG, "broker: refusing a caller: %s", strerror(errno));
+	/* A request left unread when the socket closes resets the caller's
+	 * end, and its read then fails before it finds the refusal: stop it
+	 * sending (its send gets EPIPE, which libine expects), then read off
+	 * what it sent already. */
+	shutdown(fd, SHUT_RD);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 }
 
@@ -172,28 +180,6 @@ static void on_config(void *arg, const struct config *old, const struct config *
 	}
 }
 
-/* Refuse to steal the socket of a running agent; remove a stale one. */
-static int clear_stale(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st))
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	if (rc == 0)
-		return -EADDRINUSE;
-	return unlink(path) ? -errno : 0;
-}
-
 int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -224,7 +210,7 @@ int broker_new(struct daemon *d, const struct broker_opts *o, struct broker **ou
 		rc = -errno;
 		goto err_free;
 	}
-	rc = clear_stale(path);
+	rc = unixsock_clear_stale(path, SOCK_SEQPACKET);
 	if (rc) {
 		log_msg(LOG_LVL_ERR, "broker: %s: %s", path, rc == -EADDRINUSE ?
 			"another ined answers on it; not taking it over" :

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * One relayed connection's lifecycle: its events, allocation, the two ways
- * it ends (graceful: queued bytes and FIN go out; a reset: RST to both
- * ends), its mode and what it tells the agent (registration, kernel TLS).
+ * One relayed connection's lifecycle: what its events wait for,
+ * allocation, the two ways it ends (graceful: queued bytes and FIN go out;
+ * a reset: RST to both ends), its mode and what it tells the agent
+ * (registration, kernel TLS).  Its event callback is relay_setup.c's.
  * See relay_internal.h for the map.
  */
 #include <errno.h>
@@ -23,17 +24,6 @@
 
 /* ---- events ---- */
 
-void relay_conn_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (fd >= 0 && fd == c->lfd)
-		c->fired[0] |= what;
-	else if (fd >= 0 && fd == c->pfd)
-		c->fired[1] |= what;
-	relay_conn_step(c);
-}
-
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -49,15 +39,6 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	relay_conn_abort(c, "setup timed out");
-}
-
-int relay_conn_events_init(struct conn *c, int side)
-{
-	int fd = side ? c->pfd : c->lfd;
-
-	c->ev[side][0] = event_new(c->r->base, fd, EV_READ | EV_PERSIST, relay_conn_event, c);
-	c->ev[side][1] = event_new(c->r->base, fd, EV_WRITE | EV_PERSIST, relay_conn_event, c);
-	return c->ev[side][0] && c->ev[side][1] ? 0 : -ENOMEM;
 }
 
 /* Wait on exactly `want` (EV_READ|EV_WRITE) for one side's socket. */

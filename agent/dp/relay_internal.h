@@ -5,15 +5,16 @@
  *
  *   relay.c        the object, route listeners, configuration swaps,
  *                  accepting connections in both roles, statistics
- *   relay_conn.c   one connection's lifecycle: events, new/free/abort,
+ *   relay_conn.c   one connection's lifecycle: new/free/abort, waits,
  *                  mode, registration with the agent, kernel TLS install
  *   relay_setup.c  connect/handshake/route header (client), route header,
  *                  allowlist, target connect and reply (server)
  *   relay_pump.c   the byte pump once set up: splice or OpenSSL, per
  *                  direction, with backpressure
  *
- * Calls go one way: relay.c -> setup -> pump -> conn; the one way back is
- * conn.c's event callback, which runs relay_conn_step().
+ * Calls go one way: relay.c -> setup -> pump -> conn.  The sockets' event
+ * callback is setup's (it runs the state machine, which hands over to the
+ * pump); the pump's own wake-up (kick) runs only the pump.
  */
 #ifndef INE_RELAY_INTERNAL_H
 #define INE_RELAY_INTERNAL_H
@@ -114,8 +115,6 @@ struct relay {
 };
 
 /* relay_conn.c */
-void relay_conn_event(evutil_socket_t fd, short what, void *arg);
-int relay_conn_events_init(struct conn *c, int side);
 /* Wait on exactly `want` (EV_READ|EV_WRITE) for one side's socket. */
 void relay_conn_want(struct conn *c, int side, short want);
 void relay_sock_linger0(int fd);
@@ -133,6 +132,8 @@ short relay_tls_want(const struct tls_conn *tc, short dflt);
 
 /* relay_setup.c */
 void relay_conn_step(struct conn *c);
+/* One side's read and write events, both running relay_conn_step. */
+int relay_conn_events_init(struct conn *c, int side);
 /* Client: (re)connect to c->paddr on a fresh socket, retried every
  * RELAY_CONNECT_RETRY_MS until the setup timeout. */
 int relay_conn_connect(struct conn *c);

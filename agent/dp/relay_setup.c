@@ -203,6 +203,15 @@ static int client_handshake(struct conn *c)
 	return 0;
 }
 
+/* The pump waits on the local side too: the client has no events there
+ * yet (the server made them for its target connect). */
+static int pump_start(struct conn *c)
+{
+	if (!c->ev[0][0] && relay_conn_events_init(c, 0))
+		return -ENOMEM;
+	return relay_pump_start(c);
+}
+
 static void client_step(struct conn *c)
 {
 	char msg[256];
@@ -247,7 +256,7 @@ static void client_step(struct conn *c)
 			relay_conn_abort(c, why);
 			return;
 		}
-		ret = relay_pump_start(c);
+		ret = pump_start(c);
 		if (ret)
 			break;
 		relay_pump(c);
@@ -380,7 +389,7 @@ static void server_step(struct conn *c)
 	if (!ret && (c->st == CS_SEND_REPLY || c->st == CS_SEND_ERR)) {
 		ret = ctl_write(c);
 		if (!ret && c->st == CS_SEND_REPLY) {
-			ret = relay_pump_start(c);
+			ret = pump_start(c);
 			if (!ret) {
 				relay_pump(c);
 				return;
@@ -407,4 +416,29 @@ void relay_conn_step(struct conn *c)
 		client_step(c);
 	else
 		server_step(c);
+}
+
+/* ---- the connection's events ---- */
+
+/* Socket events run the setup state machine, which hands over to the
+ * pump once set up: the callback lives here, above the pump and the
+ * lifecycle (relay_conn.c), so neither calls up into setup. */
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (fd >= 0 && fd == c->lfd)
+		c->fired[0] |= what;
+	else if (fd >= 0 && fd == c->pfd)
+		c->fired[1] |= what;
+	relay_conn_step(c);
+}
+
+int relay_conn_events_init(struct conn *c, int side)
+{
+	int fd = side ? c->pfd : c->lfd;
+
+	c->ev[side][0] = event_new(c->r->base, fd, EV_READ | EV_PERSIST, on_event, c);
+	c->ev[side][1] = event_new(c->r->base, fd, EV_WRITE | EV_PERSIST, on_event, c);
+	return c->ev[side][0] && c->ev[side][1] ? 0 : -ENOMEM;
 }

@@ -2,7 +2,8 @@
 /*
  * inenl: the namespace's totals, guard and key-usage configuration, the
  * events group, and names for the uAPI's enums. Requests go through
- * inenl.c's inenl_request() (which replays after a module reload).
+ * inenl.c's inenl_request() (which replays after a module reload); their
+ * messages are built and read by inenl_msg.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,34 +22,12 @@
 static int totals_reply(struct nl_msg *msg, void *arg)
 {
 	struct inenl_totals *t = arg;
-	struct nlattr *tb[INE_A_MAX + 1], *tt[INE_TOTALS_A_MAX + 1];
+	int ret = inenl_parse_totals(msg, t);
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, INE_A_MAX, NULL) < 0)
+	if (ret < 0)
 		return NL_SKIP;
-	inenl_attr_str(t->version, sizeof(t->version), tb[INE_A_VERSION]);
-	t->generation = inenl_attr_u32(tb[INE_A_GENERATION]);
-	t->key_warn_records = inenl_attr_u64(tb[INE_A_KEY_WARN_RECORDS]);
-	t->handshake_ms = inenl_attr_u32(tb[INE_A_HANDSHAKE_MS]);
-	inenl_parse_guard(tb[INE_A_GUARD], &t->guard);
-	if (tb[INE_A_GUARD] && !inenl_replaying())
+	if (ret > 0)
 		inenl_guard_remember(t->guard.mode, t->guard.ports, t->guard.nports);
-	if (!tb[INE_A_TOTALS] ||
-	    nla_parse_nested(tt, INE_TOTALS_A_MAX, tb[INE_A_TOTALS], NULL) < 0)
-		return NL_OK;
-	t->sessions = inenl_attr_u32(tt[INE_TOTALS_A_SESSIONS]);
-	t->plane_control = inenl_attr_u32(tt[INE_TOTALS_A_PLANE_CONTROL]);
-	t->plane_data = inenl_attr_u32(tt[INE_TOTALS_A_PLANE_DATA]);
-	t->handshaking = inenl_attr_u32(tt[INE_TOTALS_A_STATE_HANDSHAKING]);
-	t->offloaded = inenl_attr_u32(tt[INE_TOTALS_A_STATE_OFFLOADED]);
-	t->software = inenl_attr_u32(tt[INE_TOTALS_A_STATE_SOFTWARE]);
-	t->plaintext = inenl_attr_u32(tt[INE_TOTALS_A_STATE_PLAINTEXT]);
-	t->tls12 = inenl_attr_u32(tt[INE_TOTALS_A_TLS12]);
-	t->tls13 = inenl_attr_u32(tt[INE_TOTALS_A_TLS13]);
-	t->aes_gcm_128 = inenl_attr_u32(tt[INE_TOTALS_A_AES_GCM_128]);
-	t->aes_gcm_256 = inenl_attr_u32(tt[INE_TOTALS_A_AES_GCM_256]);
-	t->key_warn = inenl_attr_u32(tt[INE_TOTALS_A_KEY_WARN]);
-	t->added = inenl_attr_u64(tt[INE_TOTALS_A_ADDED]);
-	t->removed = inenl_attr_u64(tt[INE_TOTALS_A_REMOVED]);
 	return NL_OK;
 }
 
@@ -63,39 +42,15 @@ int inenl_totals_get(struct inenl *nl, struct inenl_totals *t)
 int inenl_config_set(struct inenl *nl, int mode, const uint16_t *ports,
 		     unsigned int nports, uint64_t key_warn_records)
 {
-	struct nl_msg *msg = inenl_msg_new(nl, INE_CMD_SET_CONFIG, NLM_F_ACK);
-	struct nlattr *g, *p;
-	unsigned int i;
-	int ret;
+	struct nl_msg *msg;
+	int ret = inenl_msg_config(nl, mode, ports, nports, key_warn_records, &msg);
 
-	if (!msg)
-		return -ENOMEM;
-	if (mode >= 0 || nports) {
-		g = nla_nest_start(msg, INE_A_GUARD);
-		if (!g || (mode >= 0 &&
-			   nla_put_u8(msg, INE_GUARD_A_MODE, (uint8_t)mode)))
-			goto err;
-		if (nports) {
-			p = nla_nest_start(msg, INE_GUARD_A_PORTS);
-			if (!p)
-				goto err;
-			for (i = 0; i < nports; i++)
-				if (nla_put_u16(msg, INE_PORT_A_PORT, ports[i]))
-					goto err;
-			nla_nest_end(msg, p);
-		}
-		nla_nest_end(msg, g);
-	}
-	if (key_warn_records &&
-	    nla_put_u64(msg, INE_A_KEY_WARN_RECORDS, key_warn_records))
-		goto err;
+	if (ret)
+		return ret;
 	ret = inenl_request(nl, msg, NULL, NULL);
-	if (ret == 0 && !inenl_replaying())
+	if (ret == 0)
 		inenl_guard_remember(mode, ports, nports);
 	return ret;
-err:
-	nlmsg_free(msg);
-	return -EMSGSIZE;
 }
 
 int inenl_handshake_window_set(struct inenl *nl, uint32_t ms)
