@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT */
+/* SPDX-License-Identifier: GPL-2.0 */
 /* inenl's private map.  Calls point one way, down:
  *   inenl_status.c  totals, configuration, events, names
  *   inenl.c         sessions; what this process registered and the replay

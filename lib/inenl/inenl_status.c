@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: GPL-2.0
 /*
  * inenl: the namespace's totals, guard and key-usage configuration, the
  * events group, and names for the uAPI's enums. Requests go through
