@@ -115,24 +115,37 @@ static int kvs_from_resp(const json_t *resp, struct store_kv **out, size_t *n)
 	return 0;
 }
 
+/* One request (consumed, NULL meaning out of memory) and its answer, with
+ * the store revision the answer was taken at. */
+static int call_rev(struct store *s, const char *path, json_t *req, bool write,
+		    json_t **resp, int64_t *rev, struct store_err *err)
+{
+	int ret;
+
+	if (!req)
+		return -ENOMEM;
+	ret = store_call(s, path, req, write, resp, err);
+	json_decref(req);
+	if (ret)
+		return ret;
+	if (rev)
+		*rev = header_rev(*resp);
+	return 0;
+}
+
 int store_get(struct store *s, const char *key, struct store_kv **out,
 	      int64_t *rev, struct store_err *err)
 {
-	json_t *req, *resp = NULL;
+	json_t *resp = NULL;
 	size_t n;
 	int ret;
 
 	if (!key_ok(key, err))
 		return -EINVAL;
-	req = store_req_range(key);
-	if (!req)
-		return -ENOMEM;
-	ret = store_call(s, "/v3/kv/range", req, false, &resp, err);
-	json_decref(req);
+	ret = call_rev(s, "/v3/kv/range", store_req_range(key), false, &resp,
+		       rev, err);
 	if (ret)
 		return ret;
-	if (rev)
-		*rev = header_rev(resp);
 	ret = kvs_from_resp(resp, out, &n);
 	json_decref(resp);
 	if (ret) {
@@ -163,12 +176,9 @@ int store_range(struct store *s, const char *prefix, struct store_kv **out,
 		return -ENOMEM;
 	}
 	free(end);
-	ret = store_call(s, "/v3/kv/range", req, false, &resp, err);
-	json_decref(req);
+	ret = call_rev(s, "/v3/kv/range", req, false, &resp, rev, err);
 	if (ret)
 		return ret;
-	if (rev)
-		*rev = header_rev(resp);
 	ret = kvs_from_resp(resp, out, n);
 	json_decref(resp);
 	if (ret)
@@ -179,43 +189,31 @@ int store_range(struct store *s, const char *prefix, struct store_kv **out,
 int store_put(struct store *s, const char *key, const void *val, size_t len,
 	      int64_t lease, int64_t *rev, struct store_err *err)
 {
-	json_t *req, *resp = NULL;
+	json_t *resp = NULL;
 	int ret;
 
 	if (!key_ok(key, err))
 		return -EINVAL;
-	req = store_req_put(key, val, len, lease);
-	if (!req)
-		return -ENOMEM;
-	ret = store_call(s, "/v3/kv/put", req, true, &resp, err);
-	json_decref(req);
-	if (ret)
-		return ret;
-	if (rev)
-		*rev = header_rev(resp);
-	json_decref(resp);
-	return 0;
+	ret = call_rev(s, "/v3/kv/put", store_req_put(key, val, len, lease),
+		       true, &resp, rev, err);
+	if (!ret)
+		json_decref(resp);
+	return ret;
 }
 
 int store_delete(struct store *s, const char *key, int64_t *rev,
 		 struct store_err *err)
 {
-	json_t *req, *resp = NULL;
+	json_t *resp = NULL;
 	int ret;
 
 	if (!key_ok(key, err))
 		return -EINVAL;
-	req = store_req_range(key);
-	if (!req)
-		return -ENOMEM;
-	ret = store_call(s, "/v3/kv/deleterange", req, true, &resp, err);
-	json_decref(req);
-	if (ret)
-		return ret;
-	if (rev)
-		*rev = header_rev(resp);
-	json_decref(resp);
-	return 0;
+	ret = call_rev(s, "/v3/kv/deleterange", store_req_range(key), true,
+		       &resp, rev, err);
+	if (!ret)
+		json_decref(resp);
+	return ret;
 }
 
 int store_txn(struct store *s, json_t *compare, json_t *success,
@@ -227,10 +225,7 @@ int store_txn(struct store *s, json_t *compare, json_t *success,
 	json_t *r = NULL;
 	int ret;
 
-	if (!req)
-		return -ENOMEM;
-	ret = store_call(s, "/v3/kv/txn", req, true, &r, err);
-	json_decref(req);
+	ret = call_rev(s, "/v3/kv/txn", req, true, &r, NULL, err);
 	if (ret)
 		return ret;
 	/* false is omitted on the wire: only an explicit true is success */
