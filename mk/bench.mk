@@ -32,6 +32,13 @@ $(BENCH_BIN)/kmodmem: tools/bench/kmodmem.c $(BENCH_BIN)/libbench.a agent/libine
 tools/bench/handshake: tools/bench/handshake.c $(TESTLIB) agent/libine-agent.a $(INENL_LIB)
 	$(CC) $(CPPFLAGS) -Itests/lib $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ine_bench.ko, for the VM's kernel like ine.ko; never installed.  It
+# links to ine.ko's INE_TEST exports, hence ine.ko's Module.symvers.
+bench-module:
+	$(MAKE) module KDIR=$(VM_KDIR_CMD)
+	$(MAKE) -C $(VM_KDIR_CMD) M=$(CURDIR)/kmod/test \
+		KBUILD_EXTRA_SYMBOLS=$(CURDIR)/Module.symvers modules
+
 bench-tls: tools/bench/handshake
 	tools/bench/handshake -n $(or $(BENCH_N),1000)
 
@@ -48,9 +55,10 @@ bench-clean:
 	rm -f tools/bench/*.o tools/bench/*.d
 	rm -f tools/bench/handshake
 	rm -rf $(BENCH_BIN)
+	-$(MAKE) -C $(VM_KDIR_CMD) M=$(CURDIR)/kmod/test clean
 
 clean: bench-clean
 
 -include $(wildcard tools/bench/*.d $(BENCH_BIN)/*.d)
 
-.PHONY: bench bench-bins bench-clean bench-tls
+.PHONY: bench bench-bins bench-clean bench-tls bench-module
