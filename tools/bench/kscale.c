@@ -15,9 +15,10 @@
  * data segment each) with the guard off and with it enforcing (the order
  * alternating from pair to pair); the
  * sender on one CPU.  A block's figure is wall time over the data segments
- * the socket sent (tcpi_data_segs_out); the guard's cost is the median of
- * the pairs' differences (emulated time drifts; short pairs side by side
- * see the same drift).  Enforce's "passed" counter must have seen every
+ * the socket sent (tcpi_data_segs_out), in wall time and in the sending
+ * thread's CPU time; the guard's cost is the median of the pairs'
+ * differences (emulated time drifts; short pairs side by side see the
+ * same drift).  Enforce's "passed" counter must have seen every
  * segment.  Also: a full dump of the namespace (lib/inenl), GET_TOTALS, and
  * ine_bench's timing of the guard's lookup alone (hits and misses,
  * pseudo-random keys) next to the fixed 1,024-bucket table it replaced.
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -102,21 +104,35 @@ static uint64_t guard_passed(struct inenl *nl)
 	return inenl_totals_get(nl, &t) ? 0 : t.guard.passed;
 }
 
-/* K writes of 64 bytes; ns per data segment, *segs the segments. */
-static double phase(int fd, unsigned long k, unsigned long *segs)
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* K writes of 64 bytes; wall ns per data segment, *cpu the sending
+ * thread's CPU ns per segment (the hook runs in its send path; a kworker
+ * such as the reaper or another process is not charged to it), *segs the
+ * segments. */
+static double phase(int fd, unsigned long k, unsigned long *segs, double *cpu)
 {
 	static const char msg[64] = "ine kscale";
 	unsigned long s0, i;
-	double t0, t;
+	double t0, c0, t, c;
 
 	drain(fd);
 	s0 = data_segs(fd);
 	t0 = bench_now();
+	c0 = thread_cpu();
 	for (i = 0; i < k; i++)
 		if (bench_write_full(fd, msg, sizeof(msg)))
 			return -1;
+	c = thread_cpu() - c0;
 	t = bench_now() - t0;
 	*segs = data_segs(fd) - s0;
+	*cpu = *segs ? c * 1e9 / (double)*segs : -1;
 	return *segs ? t * 1e9 / (double)*segs : -1;
 }
 
@@ -153,7 +169,8 @@ int main(int argc, char **argv)
 	unsigned int lk_n = 0, lk_hits = 0, lk_misses = 0, lk_count = 0;
 	unsigned int old_count = 0, old_hits = 0, old_misses = 0;
 	unsigned long long lk_hit_ns = 0, lk_miss_ns = 0, old_hit_ns = 0, old_miss_ns = 0;
-	double off[256], on[256], diff[256], t0, add_s, dump_s, totals_s;
+	double off[256], on[256], diff[256], t0, add_s, dump_s, totals_s, cpu;
+	double coff[256], con[256], cdiff[256];
 	struct inenl_totals tot;
 	int rounds = 30, port = 3342, ch, r, i, lfd, cfd, sfd, one = 1;
 	cpu_set_t cpus;
@@ -227,7 +244,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	phase(cfd, k / 4 + 1, &seen);	/* warm up: cwnd, caches */
+	phase(cfd, k / 4 + 1, &seen, &cpu);	/* warm up: cwnd, caches */
 	for (i = 0; i < rounds; i++) {
 		/* odd pairs enforcing first: neither side is always second */
 		for (int j = 0; j < 2; j++) {
@@ -239,16 +256,17 @@ int main(int argc, char **argv)
 				return 1;
 			p0 = guard_passed(nl);
 			if (enf) {
-				on[i] = phase(cfd, k, &s);
+				on[i] = phase(cfd, k, &s, &con[i]);
 				drain(cfd);
 				passed += guard_passed(nl) - p0;
 				segs_on += s;
 			} else {
-				off[i] = phase(cfd, k, &s);
+				off[i] = phase(cfd, k, &s, &coff[i]);
 				segs_off += s;
 			}
 		}
 		diff[i] = on[i] - off[i];
+		cdiff[i] = con[i] - coff[i];
 		if (off[i] < 0 || on[i] < 0) {
 			fprintf(stderr, "kscale: a phase sent nothing\n");
 			return 1;
@@ -294,15 +312,19 @@ int main(int argc, char **argv)
 	{
 		double mon = median(on, rounds), moff = median(off, rounds);
 		double mdiff = median(diff, rounds);
+		double mcon = median(con, rounds), mcoff = median(coff, rounds);
+		double mcdiff = median(cdiff, rounds);
 
-		bench_emit(json_pack("{s:s, s:I, s:f, s:I, s:i, s:f, s:f, s:f, s:f, s:I, s:f,"
-				     " s:f, s:f, s:f, s:f, s:f}",
+		bench_emit(json_pack("{s:s, s:I, s:f, s:I, s:i, s:f, s:f, s:f, s:f,"
+				     " s:f, s:f, s:f, s:f, s:I, s:f, s:f, s:f, s:f, s:f, s:f}",
 				     "kind", "kscale", "sessions", (json_int_t)n,
 				     "add_s", add_s,
 				     "segments", (json_int_t)(segs_on / (unsigned long)rounds),
 				     "rounds", rounds,
 				     "seg_ns_off", moff, "seg_ns_on", mon,
 				     "seg_ns_guard", mdiff, "ratio", (moff + mdiff) / moff,
+				     "cpu_ns_off", mcoff, "cpu_ns_on", mcon,
+				     "cpu_ns_guard", mcdiff, "cpu_ratio", (mcoff + mcdiff) / mcoff,
 				     "dumped", (json_int_t)seen, "dump_s", dump_s,
 				     "totals_s", totals_s,
 				     "lookup_hit_ns", (double)lk_hit_ns / lk_count,
