@@ -136,7 +136,10 @@ static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
 
 	/* At most one event a second: the work stamps last_event. A plain
 	 * read first, so that while an event is pending every CPU keeps the
-	 * line shared instead of bouncing it with a locked write. */
+	 * line shared instead of bouncing it with a locked write. The barrier
+	 * (pairs with event_work's): if the bit still reads set, the work
+	 * that clears it reads this segment's counts and slot. */
+	smp_mb();
 	if (test_bit(0, &g->event_pending) ||
 	    test_and_set_bit(0, &g->event_pending))
 		return;
@@ -221,13 +224,14 @@ static unsigned int guard_hook(void *priv, struct sk_buff *skb,
 		bump(g, passed);
 		return NF_ACCEPT;
 	}
+	/* counted before the event can be queued, so that it carries them */
 	bump(g, unregistered);
+	if (mode == INE_GUARD_ENFORCE) {
+		bump(g, dropped);
+		this_cpu_add(g->pcpu->dropped_bytes, skb->len - hl);
+	}
 	note_offender(g, skb, th, state->pf);
-	if (mode != INE_GUARD_ENFORCE)
-		return NF_ACCEPT;
-	bump(g, dropped);
-	this_cpu_add(g->pcpu->dropped_bytes, skb->len - hl);
-	return NF_DROP;
+	return mode == INE_GUARD_ENFORCE ? NF_DROP : NF_ACCEPT;
 }
 
 static const struct nf_hook_ops guard_ops[] = {
