@@ -30,7 +30,10 @@
  * arrives before the agent accepts and registers the connection.
  *
  * The hooks are registered only while the mode is not off, so a namespace
- * that does not use the guard pays nothing.
+ * that does not use the guard pays nothing. With it on, a segment costs one
+ * rhashtable lookup (flat in the number of sessions) and a per-CPU counter;
+ * an offender adds its tuple to its CPU's slot and, at most once a second,
+ * queues the event: no lock or shared write in the path.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -100,30 +103,45 @@ static bool may_pass(const struct ine_guard *g, struct ine_session *s,
 	return ktime_get_boottime_ns() - s->added_ns < window_ns;
 }
 
+#define bump(g, field)		this_cpu_inc((g)->pcpu->field)
+
 static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
 			  const struct tcphdr *th, u8 pf)
 {
-	struct ine_tuple t = {
-		.sport = ntohs(th->source),
-		.dport = ntohs(th->dest),
-	};
+	struct ine_guard_pcpu *pc;
+	struct ine_tuple *t;
 	long delay;
 
+	/* LOCAL_OUT runs in process context too: BHs off keep a softirq's
+	 * segment on this CPU out of the slot while it is written. */
+	local_bh_disable();
+	pc = this_cpu_ptr(g->pcpu);
+	write_seqcount_begin(&pc->seq);
+	t = &pc->last;
+	memset(t, 0, sizeof(*t));
+	t->sport = ntohs(th->source);
+	t->dport = ntohs(th->dest);
 	if (pf == NFPROTO_IPV4) {
-		t.family = AF_INET;
-		memcpy(t.saddr, &ip_hdr(skb)->saddr, 4);
-		memcpy(t.daddr, &ip_hdr(skb)->daddr, 4);
+		t->family = AF_INET;
+		memcpy(t->saddr, &ip_hdr(skb)->saddr, 4);
+		memcpy(t->daddr, &ip_hdr(skb)->daddr, 4);
 	} else {
-		t.family = AF_INET6;
-		memcpy(t.saddr, &ipv6_hdr(skb)->saddr, 16);
-		memcpy(t.daddr, &ipv6_hdr(skb)->daddr, 16);
+		t->family = AF_INET6;
+		memcpy(t->saddr, &ipv6_hdr(skb)->saddr, 16);
+		memcpy(t->daddr, &ipv6_hdr(skb)->daddr, 16);
 	}
-	spin_lock_bh(&g->last_lock);
-	g->last = t;
-	spin_unlock_bh(&g->last_lock);
+	pc->stamp = local_clock() ?: 1;
+	write_seqcount_end(&pc->seq);
+	local_bh_enable();
 
-	/* At most one event a second: the work stamps last_event. */
-	if (test_and_set_bit(0, &g->event_pending))
+	/* At most one event a second: the work stamps last_event. A plain
+	 * read first, so that while an event is pending every CPU keeps the
+	 * line shared instead of bouncing it with a locked write. The barrier
+	 * (pairs with event_work's): if the bit still reads set, the work
+	 * that clears it reads this segment's counts and slot. */
+	smp_mb();
+	if (test_bit(0, &g->event_pending) ||
+	    test_and_set_bit(0, &g->event_pending))
 		return;
 	delay = (long)(READ_ONCE(g->last_event) + HZ - jiffies);
 	if (delay < 0 || delay > HZ)
@@ -140,10 +158,10 @@ static void note_offender(struct ine_guard *g, const struct sk_buff *skb,
  */
 static unsigned int fragment(struct ine_guard *g, u8 mode)
 {
-	atomic64_inc(&g->unregistered);
+	bump(g, unregistered);
 	if (mode != INE_GUARD_ENFORCE)
 		return NF_ACCEPT;
-	atomic64_inc(&g->dropped);
+	bump(g, dropped);
 	return NF_DROP;
 }
 
@@ -203,16 +221,17 @@ static unsigned int guard_hook(void *priv, struct sk_buff *skb,
 	 * socket of this namespace: they are judged as unregistered. */
 	sk = state->hook == NF_INET_FORWARD ? NULL : skb_to_full_sk(skb);
 	if (sk && may_pass(g, ine_registry_find_rcu(in, sk), sk)) {
-		atomic64_inc(&g->passed);
+		bump(g, passed);
 		return NF_ACCEPT;
 	}
-	atomic64_inc(&g->unregistered);
+	/* counted before the event can be queued, so that it carries them */
+	bump(g, unregistered);
+	if (mode == INE_GUARD_ENFORCE) {
+		bump(g, dropped);
+		this_cpu_add(g->pcpu->dropped_bytes, skb->len - hl);
+	}
 	note_offender(g, skb, th, state->pf);
-	if (mode != INE_GUARD_ENFORCE)
-		return NF_ACCEPT;
-	atomic64_inc(&g->dropped);
-	atomic64_add(skb->len - hl, &g->dropped_bytes);
-	return NF_DROP;
+	return mode == INE_GUARD_ENFORCE ? NF_DROP : NF_ACCEPT;
 }
 
 static const struct nf_hook_ops guard_ops[] = {
@@ -242,6 +261,31 @@ static const struct nf_hook_ops guard_ops[] = {
 	},
 };
 
+/* The newest of the CPUs' last offenders (local_clock() is close enough
+ * across CPUs to order segments a second apart). */
+static void last_offender(struct ine_guard *g, struct ine_tuple *t)
+{
+	u64 newest = 0, stamp;
+	struct ine_tuple cur;
+	unsigned int seq;
+	int cpu;
+
+	memset(t, 0, sizeof(*t));
+	for_each_possible_cpu(cpu) {
+		struct ine_guard_pcpu *pc = per_cpu_ptr(g->pcpu, cpu);
+
+		do {
+			seq = read_seqcount_begin(&pc->seq);
+			stamp = pc->stamp;
+			cur = pc->last;
+		} while (read_seqcount_retry(&pc->seq, seq));
+		if (stamp > newest) {
+			newest = stamp;
+			*t = cur;
+		}
+	}
+}
+
 static void event_work(struct work_struct *work)
 {
 	struct ine_guard *g = container_of(to_delayed_work(work),
@@ -250,21 +294,31 @@ static void event_work(struct work_struct *work)
 	struct ine_guard_counts c;
 	struct ine_tuple t;
 
-	spin_lock_bh(&g->last_lock);
-	t = g->last;
-	spin_unlock_bh(&g->last_lock);
 	WRITE_ONCE(g->last_event, jiffies);
+	/* Cleared before the slots are read: an offender from now on queues
+	 * the next event, so none is missed between the read and the clear. */
 	clear_bit(0, &g->event_pending);
+	smp_mb__after_atomic();
+	last_offender(g, &t);
 	ine_guard_read_counts(g, &c);
 	ine_event_guard_drop(in, READ_ONCE(g->mode), &c, &t);
 }
 
+/* Sums of the CPUs' counters. Each CPU's word is read whole on 64-bit; on
+ * 32-bit a sum may be off by a carry while a CPU is counting. */
 void ine_guard_read_counts(struct ine_guard *g, struct ine_guard_counts *c)
 {
-	c->passed = atomic64_read(&g->passed);
-	c->unregistered = atomic64_read(&g->unregistered);
-	c->dropped = atomic64_read(&g->dropped);
-	c->dropped_bytes = atomic64_read(&g->dropped_bytes);
+	int cpu;
+
+	memset(c, 0, sizeof(*c));
+	for_each_possible_cpu(cpu) {
+		const struct ine_guard_pcpu *pc = per_cpu_ptr(g->pcpu, cpu);
+
+		c->passed += READ_ONCE(pc->passed);
+		c->unregistered += READ_ONCE(pc->unregistered);
+		c->dropped += READ_ONCE(pc->dropped);
+		c->dropped_bytes += READ_ONCE(pc->dropped_bytes);
+	}
 }
 
 /* All or nothing: the hooks are registered first, and only then are the
@@ -337,29 +391,41 @@ int ine_guard_param_mode(void)
 int ine_guard_init(struct ine_net *in)
 {
 	struct ine_guard *g = &in->guard;
-	struct ine_guard_ports *p = kzalloc(sizeof(*p), GFP_KERNEL);
-	int mode, ret;
+	struct ine_guard_ports *p;
+	int cpu, mode, ret;
 
-	if (!p)
+	g->pcpu = alloc_percpu(struct ine_guard_pcpu);
+	if (!g->pcpu)
 		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		seqcount_init(&per_cpu_ptr(g->pcpu, cpu)->seq);
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p) {
+		ret = -ENOMEM;
+		goto err_ports;
+	}
 	p->n = 1;
 	p->port[0] = INE_GUARD_PORT_DEFAULT;
 	RCU_INIT_POINTER(g->ports, p);
 	g->mode = INE_GUARD_OFF;
 	g->handshake_ms = INE_HANDSHAKE_MS_DEFAULT;
-	spin_lock_init(&g->last_lock);
 	INIT_DELAYED_WORK(&g->event_work, event_work);
 	mode = ine_guard_param_mode();
 	if (mode > INE_GUARD_OFF) {
 		mutex_lock(&in->lock);
 		ret = ine_guard_set(in, mode, NULL, 0);
 		mutex_unlock(&in->lock);
-		if (ret) {
-			kfree(p);
-			return ret;
-		}
+		if (ret)
+			goto err_set;
 	}
 	return 0;
+
+err_set:
+	RCU_INIT_POINTER(g->ports, NULL);
+	kfree(p);
+err_ports:
+	free_percpu(g->pcpu);
+	return ret;
 }
 
 void ine_guard_exit(struct ine_net *in)
@@ -373,4 +439,5 @@ void ine_guard_exit(struct ine_net *in)
 	}
 	cancel_delayed_work_sync(&g->event_work);
 	kfree(rcu_dereference_protected(g->ports, true));
+	free_percpu(g->pcpu);
 }

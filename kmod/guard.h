@@ -4,8 +4,8 @@
 #ifndef INE_GUARD_H
 #define INE_GUARD_H
 
-#include <linux/atomic.h>
-#include <linux/spinlock.h>
+#include <linux/percpu.h>
+#include <linux/seqlock.h>
 #include <linux/workqueue.h>
 #include <linux/ine.h>
 #include "session.h"
@@ -16,15 +16,29 @@ struct ine_guard_ports {
 	u16 port[INE_GUARD_MAX_PORTS];
 };
 
+/*
+ * What the hook writes, one per CPU, so that segments on different CPUs
+ * never write a shared cache line: the counters (summed on read) and the
+ * CPU's last offender. seq guards last and stamp against a reader on
+ * another CPU; its writer runs with BHs off, so a softirq on the same CPU
+ * cannot interleave.
+ */
+struct ine_guard_pcpu {
+	u64 passed, unregistered, dropped, dropped_bytes;
+	seqcount_t seq;
+	u64 stamp;			/* local_clock() of last, 0: none */
+	struct ine_tuple last;
+};
+
 struct ine_guard {
 	u8 mode;			/* READ_ONCE() in the hook */
 	u32 handshake_ms;		/* window before TLS TX is required */
 	bool hooked;
 	struct ine_guard_ports __rcu *ports;
-	atomic64_t passed, unregistered, dropped, dropped_bytes;
-	spinlock_t last_lock;		/* protects last */
-	struct ine_tuple last;		/* last offender, for the event */
-	unsigned long event_pending;	/* bit 0: event work queued */
+	struct ine_guard_pcpu __percpu *pcpu;
+	/* bit 0: event work queued. Read before it is set, so a flood of
+	 * offenders only reads it while an event is pending. */
+	unsigned long event_pending;
 	unsigned long last_event;	/* jiffies */
 	struct delayed_work event_work;
 };

@@ -17,10 +17,20 @@ struct ine_net *ine_net(const struct net *net)
 static int __net_init ine_net_init(struct net *net)
 {
 	struct ine_net *in = ine_net(net);
+	int ret;
 
 	in->net = net;
-	ine_registry_init(in);
-	return ine_guard_init(in);
+	ret = ine_registry_init(in);
+	if (ret)
+		return ret;
+	ret = ine_guard_init(in);
+	if (ret)
+		goto err_guard;
+	return 0;
+
+err_guard:
+	ine_registry_exit(in);
+	return ret;
 }
 
 /* Also runs for every namespace at module unload, after the genl family is
@@ -32,7 +42,6 @@ static void __net_exit ine_net_exit(struct net *net)
 
 	ine_guard_exit(in);
 	ine_registry_exit(in);
-	mutex_destroy(&in->lock);
 }
 
 static struct pernet_operations ine_net_ops = {

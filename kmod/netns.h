@@ -4,15 +4,13 @@
 #ifndef INE_NETNS_H
 #define INE_NETNS_H
 
-#include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/rhashtable-types.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <net/net_namespace.h>
 #include "guard.h"
-
-#define INE_BY_SK_BITS 10
 
 struct ine_net {
 	struct net *net;
@@ -21,15 +19,21 @@ struct ine_net {
 	struct mutex lock;
 	struct xarray sessions;		/* id -> live session (queries) */
 	u32 next_id;
-	/* sk -> session, live and closing ones; RCU readers: the guard. */
-	DECLARE_HASHTABLE(by_sk, INE_BY_SK_BITS);
+	/* sk -> session, live and closing ones; RCU readers: the guard.
+	 * Resizable, so a lookup costs the same at 10 or 2^20 sessions. */
+	struct rhashtable by_sk;
 	struct list_head closing;	/* closed, socket still sending */
 	u32 count;			/* live sessions */
 	u32 generation;			/* never 0 */
 	u64 added, removed;
 	u64 key_warn_records;
-	unsigned int reaper_runs;
+	unsigned int n_closing;		/* entries on closing */
+	/* The reaper's passes, a slice per run (session.c). */
+	unsigned long reap_cursor;	/* next id of the closed-socket pass */
+	unsigned long key_cursor;	/* next id of the key-usage pass */
+	bool key_pass;			/* a key-usage pass is under way */
 	bool key_check_due;		/* a new threshold: check now */
+	unsigned long key_next;		/* jiffies: the next key pass */
 	struct delayed_work reaper;
 	struct ine_guard guard;
 };

@@ -10,21 +10,36 @@
  *
  * close(2) of the last fd runs sock_orphan(), which sets SOCK_DEAD before
  * it returns. Every reader treats a SOCK_DEAD socket as gone, so no query
- * made after close() shows it. The reaper (a delayed work, once a second
- * while sessions exist; reads change no state) then takes it out of the id
- * index, counts it removed and announces it down. Until the orphaned socket reaches
+ * made after close() shows it. The reaper (a delayed work while sessions
+ * exist; reads change no state) then takes it out of the id index, counts
+ * it removed and announces it down.
+ *
+ * The reaper polls, in bounded slices. Nothing tells a module that a socket
+ * closed: we install no callback into sockets (see above), and Linux 6.1
+ * exports no socket state tracepoint to modules (inet_sock_set_state is not
+ * in Module.symvers); a close of a socket already in TCP_CLOSE changes no
+ * state anyway. So each run looks at no more than INE_REAP_SLICE sessions
+ * (a flag read each) and locks no more than INE_KEY_SLICE sockets for the
+ * key-usage check, resuming from a cursor, and holds in->lock that long
+ * only. A pass over every session starts a second after the previous one
+ * ended, a key-usage pass every INE_KEY_PASS_EVERY; slices of a pass run
+ * INE_REAP_SLICE_GAP apart. The latencies this gives are in the uAPI header
+ * (INE_TOTALS_A_REMOVED, INE_CMD_EVENT_KEY_USAGE). Until the orphaned socket reaches
  * TCP_CLOSE it may still be sending its queued (already encrypted) bytes;
  * it stays in the by_sk hash meanwhile ("closing") so the guard lets those
  * bytes out, then our reference is dropped.
  *
  * Locking. in->lock (a mutex) covers every change and every reader but the
  * guard; lock_sock() nests inside it to read a socket. The guard reads the
- * by_sk hash under RCU only and compares pointers, so an entry and its
- * socket reference are released only after a grace period.
+ * by_sk rhashtable under RCU only and compares pointers, so an entry and its
+ * socket reference are released only after a grace period. The table
+ * resizes itself (a deferred work of rhashtable's own), so a lookup walks
+ * about one entry whatever the number of sessions.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/net.h>
+#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -37,8 +52,18 @@
 #include "session.h"
 #include "event.h"
 
-#define INE_REAP_INTERVAL	HZ
-#define INE_KEY_CHECK_EVERY	5	/* reaper runs */
+#define INE_REAP_INTERVAL	HZ		/* between passes */
+#define INE_REAP_SLICE_GAP	(HZ / 10)	/* between slices of a pass */
+#define INE_REAP_SLICE		16384		/* sessions per run */
+#define INE_KEY_SLICE		4096		/* sockets locked per run */
+#define INE_KEY_PASS_EVERY	(5 * HZ)
+
+static const struct rhashtable_params by_sk_params = {
+	.key_len = sizeof(void *),
+	.key_offset = offsetof(struct ine_session, key),
+	.head_offset = offsetof(struct ine_session, by_sk_node),
+	.automatic_shrinking = true,
+};
 
 static void generation_bump(struct ine_net *in)
 {
@@ -60,6 +85,7 @@ struct ine_session *ine_session_create(struct sock *sk)
 		return NULL;
 	sock_hold(sk);
 	s->sk = sk;
+	s->key = sk;
 	s->state = INE_STATE_HANDSHAKING;
 	s->added_ns = ktime_get_boottime_ns();
 	INIT_LIST_HEAD(&s->closing);
@@ -92,15 +118,10 @@ bool ine_session_dead(const struct ine_session *s)
 	return sock_flag(s->sk, SOCK_DEAD);
 }
 
-static struct ine_session *by_sk_find(struct ine_net *in, const struct sock *sk)
+/* Under in->lock (the only writer, so the entry stays) or RCU. */
+static struct ine_session *by_sk_find(struct ine_net *in, const void *key)
 {
-	struct ine_session *s;
-
-	hash_for_each_possible_rcu(in->by_sk, s, by_sk_node, (unsigned long)sk,
-				   lockdep_is_held(&in->lock))
-		if (s->sk == sk)
-			return s;
-	return NULL;
+	return rhashtable_lookup_fast(&in->by_sk, &key, by_sk_params);
 }
 
 static void reaper_kick(struct ine_net *in)
@@ -113,7 +134,7 @@ int ine_session_insert(struct ine_net *in, struct ine_session *s)
 	int ret;
 
 	lockdep_assert_held(&in->lock);
-	if (by_sk_find(in, s->sk))
+	if (by_sk_find(in, s->key))
 		return -EEXIST;
 	if (in->count >= INE_MAX_SESSIONS)
 		return -ENOSPC;
@@ -121,7 +142,13 @@ int ine_session_insert(struct ine_net *in, struct ine_session *s)
 			      XA_LIMIT(1, U32_MAX), &in->next_id, GFP_KERNEL);
 	if (ret < 0)
 		return ret;
-	hash_add_rcu(in->by_sk, &s->by_sk_node, (unsigned long)s->sk);
+	/* Can fail while the table grows (-ENOMEM, -EBUSY): nothing of the
+	 * session is visible yet, so undo the id and report it. */
+	ret = rhashtable_insert_fast(&in->by_sk, &s->by_sk_node, by_sk_params);
+	if (ret) {
+		xa_erase(&in->sessions, s->id);
+		return ret == -EBUSY ? -ENOMEM : ret;
+	}
 	in->count++;
 	in->added++;
 	generation_bump(in);
@@ -130,10 +157,13 @@ int ine_session_insert(struct ine_net *in, struct ine_session *s)
 	return 0;
 }
 
-static void release(struct ine_session *s)
+static void release(struct ine_net *in, struct ine_session *s)
 {
-	hash_del_rcu(&s->by_sk_node);
-	list_del(&s->closing);
+	rhashtable_remove_fast(&in->by_sk, &s->by_sk_node, by_sk_params);
+	if (!list_empty(&s->closing)) {
+		list_del(&s->closing);
+		in->n_closing--;
+	}
 	ine_session_destroy(s);
 }
 
@@ -147,10 +177,12 @@ void ine_session_remove(struct ine_net *in, struct ine_session *s, u8 reason)
 	in->removed++;
 	generation_bump(in);
 	ine_event_session(in, s, NULL, INE_CMD_EVENT_SESSION_DOWN, reason);
-	if (reason == INE_DOWN_CLOSED && READ_ONCE(s->sk->sk_state) != TCP_CLOSE)
+	if (reason == INE_DOWN_CLOSED && READ_ONCE(s->sk->sk_state) != TCP_CLOSE) {
 		list_add_tail(&s->closing, &in->closing);
-	else
-		release(s);
+		in->n_closing++;
+	} else {
+		release(in, s);
+	}
 }
 
 struct ine_session *ine_session_by_id(struct ine_net *in, u32 id)
@@ -173,10 +205,15 @@ struct ine_session *ine_session_by_sk(struct ine_net *in, struct sock *sk)
 	return s;
 }
 
-struct ine_session *ine_registry_find_rcu(struct ine_net *in,
-					  const struct sock *sk)
+struct ine_session *ine_registry_find_rcu(struct ine_net *in, const void *key)
 {
-	return by_sk_find(in, sk);
+	return rhashtable_lookup(&in->by_sk, &key, by_sk_params);
+}
+
+struct ine_session *ine_registry_find_key(struct ine_net *in, const void *key)
+{
+	lockdep_assert_held(&in->lock);
+	return by_sk_find(in, key);
 }
 
 static u8 conf_of(u8 kconf)
@@ -343,35 +380,68 @@ bool ine_session_key_check(struct ine_net *in, struct ine_session *s,
 	return warn;
 }
 
-void ine_registry_reap(struct ine_net *in)
+/* One slice of the pass over closed sockets; whether the pass goes on. */
+static bool reap_slice(struct ine_net *in)
 {
-	struct ine_session *s, *tmp;
 	unsigned long id;
+	unsigned int n = 0;
+	struct ine_session *s;
 
-	lockdep_assert_held(&in->lock);
-	xa_for_each(&in->sessions, id, s)
+	xa_for_each_start(&in->sessions, id, s, in->reap_cursor) {
 		if (ine_session_dead(s))
 			ine_session_remove(in, s, INE_DOWN_CLOSED);
-	list_for_each_entry_safe(s, tmp, &in->closing, closing)
-		if (READ_ONCE(s->sk->sk_state) == TCP_CLOSE)
-			release(s);
+		if (++n == INE_REAP_SLICE) {
+			in->reap_cursor = id + 1;
+			return true;
+		}
+	}
+	in->reap_cursor = 0;
+	return false;
 }
 
-static void key_check_all(struct ine_net *in)
+/* Closed sessions whose socket is done sending leave the guard's hash;
+ * the ones still sending go to the back, so a slice sees each in turn. */
+static bool closing_slice(struct ine_net *in)
 {
+	unsigned int n = min(in->n_closing, (unsigned int)INE_REAP_SLICE);
+	struct ine_session *s;
+
+	while (n--) {
+		s = list_first_entry(&in->closing, struct ine_session, closing);
+		if (READ_ONCE(s->sk->sk_state) == TCP_CLOSE)
+			release(in, s);
+		else
+			list_move_tail(&s->closing, &in->closing);
+	}
+	return in->n_closing > INE_REAP_SLICE;
+}
+
+/* One slice of the key-usage pass (a socket lock each, for the record
+ * sequence numbers); whether the pass goes on. */
+static bool key_slice(struct ine_net *in)
+{
+	unsigned long id;
+	unsigned int n = 0;
 	struct ine_session *s;
 	struct ine_live l;
-	unsigned long id;
 
-	xa_for_each(&in->sessions, id, s)
+	xa_for_each_start(&in->sessions, id, s, in->key_cursor) {
 		if (!s->key_warned && !ine_session_read_live(s, &l))
 			ine_session_key_check(in, s, &l);
+		if (++n == INE_KEY_SLICE) {
+			in->key_cursor = id + 1;
+			return true;
+		}
+	}
+	in->key_cursor = 0;
+	return false;
 }
 
 /*
  * A new threshold is checked against every session now rather than at the
- * next periodic check; the reaper does it so that the command that set it
- * does not lock every socket while holding in->lock.
+ * next periodic pass (a pass under way starts over); the reaper does it so
+ * that the command that set it does not lock every socket while holding
+ * in->lock.
  */
 void ine_registry_key_recheck(struct ine_net *in)
 {
@@ -384,37 +454,59 @@ static void reaper_work(struct work_struct *work)
 {
 	struct ine_net *in = container_of(to_delayed_work(work),
 					  struct ine_net, reaper);
+	bool more;
 
 	mutex_lock(&in->lock);
-	ine_registry_reap(in);
-	if (++in->reaper_runs % INE_KEY_CHECK_EVERY == 0 || in->key_check_due) {
+	more = reap_slice(in);
+	more |= closing_slice(in);
+	if (in->key_check_due ||
+	    (!in->key_pass && time_after_eq(jiffies, in->key_next))) {
 		in->key_check_due = false;
-		key_check_all(in);
+		in->key_pass = true;
+		in->key_cursor = 0;
+		in->key_next = jiffies + INE_KEY_PASS_EVERY;
 	}
-	if (in->count || !list_empty(&in->closing))
-		reaper_kick(in);
+	if (in->key_pass)
+		in->key_pass = key_slice(in);
+	more |= in->key_pass;
+	if (in->count || in->n_closing)
+		schedule_delayed_work(&in->reaper, more ? INE_REAP_SLICE_GAP :
+							  INE_REAP_INTERVAL);
 	mutex_unlock(&in->lock);
 }
 
-void ine_registry_init(struct ine_net *in)
+int ine_registry_init(struct ine_net *in)
 {
+	int ret = rhashtable_init(&in->by_sk, &by_sk_params);
+
+	if (ret)
+		return ret;
 	mutex_init(&in->lock);
 	xa_init_flags(&in->sessions, XA_FLAGS_ALLOC1);
-	hash_init(in->by_sk);
 	INIT_LIST_HEAD(&in->closing);
 	in->generation = 1;
 	in->key_warn_records = INE_KEY_WARN_RECORDS_DEFAULT;
+	in->key_next = jiffies + INE_KEY_PASS_EVERY;
 	INIT_DELAYED_WORK(&in->reaper, reaper_work);
+	return 0;
 }
 
-/* Namespace going away or module unloading: the genl family and the guard
- * hooks are gone, so only the reaper can still touch the registry. */
+static void free_entry(void *ptr, void *arg)
+{
+	ine_session_destroy(ptr);
+}
+
+/*
+ * Namespace going away or module unloading: the genl family and the guard
+ * hooks are gone (nf_unregister_net_hooks() waited for the hook's readers),
+ * so only the reaper can still touch the registry. Every session, live or
+ * closing, is in by_sk; freeing the table frees them (after a grace period,
+ * ine_session_destroy()).
+ */
 void ine_registry_exit(struct ine_net *in)
 {
 	struct ine_session *s, *tmp;
-	struct hlist_node *n;
 	unsigned long id;
-	int bkt;
 
 	cancel_delayed_work_sync(&in->reaper);
 	mutex_lock(&in->lock);
@@ -422,11 +514,10 @@ void ine_registry_exit(struct ine_net *in)
 		xa_erase(&in->sessions, id);
 	list_for_each_entry_safe(s, tmp, &in->closing, closing)
 		list_del_init(&s->closing);
-	hash_for_each_safe(in->by_sk, bkt, n, s, by_sk_node) {
-		hash_del_rcu(&s->by_sk_node);
-		ine_session_destroy(s);
-	}
+	in->n_closing = 0;
 	in->count = 0;
 	mutex_unlock(&in->lock);
+	rhashtable_free_and_destroy(&in->by_sk, free_entry, NULL);
 	xa_destroy(&in->sessions);
+	mutex_destroy(&in->lock);
 }

@@ -7,6 +7,7 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable-types.h>
 #include <linux/ine.h>
 
 struct ine_net;
@@ -32,7 +33,10 @@ struct ine_live {
 };
 
 struct ine_session {
-	struct hlist_node by_sk_node;	/* ine_net.by_sk */
+	struct rhash_head by_sk_node;	/* ine_net.by_sk */
+	/* by_sk's key: sk itself, but for the bench's stand-ins (testing.c),
+	 * which share one socket and so need keys of their own */
+	const void *key;
 	struct list_head closing;	/* ine_net.closing, once closed */
 	struct sock *sk;		/* counted reference (sock_hold) */
 	u32 id;
@@ -47,7 +51,7 @@ struct ine_session {
 	struct rcu_head rcu;
 };
 
-void ine_registry_init(struct ine_net *in);
+int ine_registry_init(struct ine_net *in);
 void ine_registry_exit(struct ine_net *in);
 
 struct ine_session *ine_session_create(struct sock *sk);
@@ -65,9 +69,10 @@ void ine_session_announce(struct ine_net *in, struct ine_session *s, u8 cmd,
 			  u8 reason);
 bool ine_session_key_past(const struct ine_net *in, const struct ine_live *l);
 int ine_session_verify_ktls(struct sock *sk, struct netlink_ext_ack *extack);
-void ine_registry_reap(struct ine_net *in);
 void ine_registry_key_recheck(struct ine_net *in);
-struct ine_session *ine_registry_find_rcu(struct ine_net *in,
-					  const struct sock *sk);
+/* By by_sk key (the socket, for every session but the bench's stand-ins):
+ * under RCU (the guard), or under in->lock, live or closing. */
+struct ine_session *ine_registry_find_rcu(struct ine_net *in, const void *key);
+struct ine_session *ine_registry_find_key(struct ine_net *in, const void *key);
 
 #endif
