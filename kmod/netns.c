@@ -1,62 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Per network namespace state, set up and torn down with the namespace. */
+/*
+ * Finding a namespace's state. The bottom of the module: the guard, the
+ * registry and the netlink handlers all call ine_net(); this file calls
+ * none of them. Setting the state up and tearing it down, which does call
+ * them, is pernet.c's.
+ */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <net/netns/generic.h>
 #include "netns.h"
-#include "session.h"
-#include "guard.h"
 
-static unsigned int ine_net_id __read_mostly;
+unsigned int ine_net_id __read_mostly;
 
 struct ine_net *ine_net(const struct net *net)
 {
 	return net_generic(net, ine_net_id);
-}
-
-static int __net_init ine_net_init(struct net *net)
-{
-	struct ine_net *in = ine_net(net);
-	int ret;
-
-	in->net = net;
-	ret = ine_registry_init(in);
-	if (ret)
-		return ret;
-	ret = ine_guard_init(in);
-	if (ret)
-		goto err_guard;
-	return 0;
-
-err_guard:
-	ine_registry_exit(in);
-	return ret;
-}
-
-/* Also runs for every namespace at module unload, after the genl family is
- * gone: first the hooks (after which no packet looks at the registry), then
- * the registry with its socket references. */
-static void __net_exit ine_net_exit(struct net *net)
-{
-	struct ine_net *in = ine_net(net);
-
-	ine_guard_exit(in);
-	ine_registry_exit(in);
-}
-
-static struct pernet_operations ine_net_ops = {
-	.init = ine_net_init,
-	.exit = ine_net_exit,
-	.id = &ine_net_id,
-	.size = sizeof(struct ine_net),
-};
-
-int ine_netns_init(void)
-{
-	return register_pernet_subsys(&ine_net_ops);
-}
-
-void ine_netns_exit(void)
-{
-	unregister_pernet_subsys(&ine_net_ops);
 }

@@ -38,7 +38,10 @@ struct ine_net {
 	struct ine_guard guard;
 };
 
+/* netns.c: the lookup every file uses */
+extern unsigned int ine_net_id;	/* net_generic slot, registered by pernet.c */
 struct ine_net *ine_net(const struct net *net);
+/* pernet.c: the state's life with its namespace (registry, then guard) */
 int ine_netns_init(void);
 void ine_netns_exit(void);
 
